@@ -1,0 +1,7 @@
+"""skgd: scikit-learn estimators trained by gradient descent."""
+
+from skgd._linear import GDRegressor
+from skgd._mlp import GDMLPClassifier
+
+__all__ = ["GDMLPClassifier", "GDRegressor", "__version__"]
+__version__ = "0.1.0"

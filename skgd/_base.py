@@ -1,0 +1,465 @@
+"""BaseGD: the one training loop behind every skgd estimator.
+
+A concrete estimator supplies its targets (encoding, output activation), its
+model, its initial parameters and its validation score; this module owns
+parameter constraints, batching, the optimizer / schedule / penalty / clipping
+composition, early stopping, history, verbose output, the divergence guard
+and clean interruption.
+"""
+
+import warnings
+from abc import ABCMeta, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+
+from skgd._losses import LOSSES
+from skgd._models import Model
+from skgd._optimizers import FULL_BATCH_SOLVERS, SOLVERS, Optimizer, make_optimizer
+from skgd._penalties import ElasticNet, make_penalty
+from skgd._schedules import SCHEDULES, Schedule, make_schedule
+from skgd._validation import (
+    Integral,
+    Interval,
+    Real,
+    StrOptions,
+    check_sample_weight,
+    validate_data,
+)
+
+Array = np.ndarray
+
+# a run whose objective exceeds this multiple of the reference objective (the
+# larger of the starting objective and that of an all-zero output) diverged
+_DIVERGENCE_FACTOR = 1e4
+# the "adaptive" schedule stops once its rate falls below this (scikit-learn's value)
+_MIN_ADAPTIVE_LR = 1e-6
+_CURVES = (
+    "loss_curve_",
+    "validation_scores_",
+    "validation_loss_curve_",
+    "learning_rate_curve_",
+    "grad_norm_curve_",
+)
+
+
+@dataclass
+class _Progress:
+    """Everything a fit leaves to the next warm-started fit or partial_fit."""
+
+    opt_state: dict[str, Array]
+    rng: np.random.RandomState
+    learning_rate: float
+    loss_ref: float
+    t: int = 0
+    n_iter: int = 0
+    lr_scale: float = 1.0
+    no_improvement: int = 0
+    best_score: float = -np.inf
+    curves: dict[str, list[float]] = field(
+        default_factory=lambda: {name: [] for name in _CURVES}
+    )
+
+    _SCALARS = ("t", "n_iter", "lr_scale", "no_improvement", "best_score")
+
+    def snapshot(self) -> dict[str, Any]:
+        snap = {name: getattr(self, name) for name in self._SCALARS}
+        snap["opt_state"] = self.opt_state
+        snap["lengths"] = {name: len(c) for name, c in self.curves.items()}
+        return snap
+
+    def restore(self, snap: dict[str, Any]) -> None:
+        for name in self._SCALARS:
+            setattr(self, name, snap[name])
+        self.opt_state = snap["opt_state"]
+        for name, length in snap["lengths"].items():
+            del self.curves[name][length:]
+
+
+@dataclass
+class _Run:
+    """The parts one fit call composes; rebuilt from the parameters each call."""
+
+    model: Model
+    loss: Any
+    penalty: ElasticNet
+    optimizer: Optimizer
+    schedule: Schedule
+    batch_size: int
+    full_batch: bool
+    clip_norm: float | None
+    clip_value: float | None
+
+
+class BaseGD(BaseEstimator, metaclass=ABCMeta):
+    """Base class of the skgd estimators: parameters, fit driver, training loop."""
+
+    _parameter_constraints: dict = {
+        "solver": [StrOptions(set(SOLVERS))],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate": [StrOptions(set(SCHEDULES))],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "nesterovs_momentum": ["boolean"],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "clip_norm": [Interval(Real, 0, None, closed="neither"), None],
+        "clip_value": [Interval(Real, 0, None, closed="neither"), None],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+    }
+
+    # scikit-learn's y_numeric flag of validate_data
+    _y_numeric = False
+
+    # ------------------------------------------------------------------ hooks
+    @abstractmethod
+    def _validate_targets(self, y, sw: Array, dtype, *, reset: bool, classes):
+        """Return ``(Y, sw)``: 2-D targets of ``dtype`` for the loss, and weights."""
+
+    @abstractmethod
+    def _make_model(self, X, sw: Array, n_outputs: int, *, reset: bool) -> Model:
+        """The model for the current parameters and data (statistics on reset)."""
+
+    @abstractmethod
+    def _score_raw(self, raw: Array, Y: Array, sw: Array) -> float:
+        """Validation score (higher is better) of raw outputs against ``Y``."""
+
+    @abstractmethod
+    def _pack(self, model: Model, dtype) -> Array:
+        """The flat parameter vector from the fitted attributes."""
+
+    @abstractmethod
+    def _unpack(self, model: Model, theta: Array) -> None:
+        """Write the fitted attributes from the flat parameter vector."""
+
+    def _initial_theta(self, model, X, Y, sw, rng) -> Array:
+        return model.init(rng, X.dtype)
+
+    def _resolve_learning_rate(self, model, penalty, X, sw, batch_size: int) -> float:
+        return float(self.learning_rate_init)
+
+    def _split_validation(self, Y: Array, rng) -> tuple[Array, Array]:
+        n = Y.shape[0]
+        n_val = int(np.ceil(self.validation_fraction * n))
+        perm = rng.permutation(n)
+        return perm[n_val:], perm[:n_val]
+
+    # ------------------------------------------------------------ fit driver
+    def _fit(self, X, y, sample_weight, *, incremental: bool, classes=None):
+        # a failed fit (bad input, divergence) leaves the estimator as it was:
+        # fitted arrays are replaced, never mutated, so a shallow copy suffices
+        saved = dict(self.__dict__)
+        try:
+            return self._fit_unguarded(X, y, sample_weight, incremental, classes)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def _fit_unguarded(self, X, y, sample_weight, incremental, classes):
+        continuing = (incremental or self.warm_start) and hasattr(self, "_progress")
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            reset=not continuing,
+            accept_sparse=("csr", "csc"),
+            dtype=(np.float64, np.float32),
+            multi_output=True,
+            y_numeric=self._y_numeric,
+        )
+        if sp.issparse(X):
+            X = X.tocsr()
+        sw = check_sample_weight(sample_weight, X, X.dtype)
+        Y, sw = self._validate_targets(
+            y, sw, X.dtype, reset=not continuing, classes=classes
+        )
+        model = self._make_model(X, sw, Y.shape[1], reset=not continuing)
+        if continuing:
+            theta = self._pack(model, X.dtype)
+            progress = self._progress
+            progress.opt_state = {
+                k: v.astype(X.dtype) if v.dtype.kind == "f" else v
+                for k, v in progress.opt_state.items()
+            }
+        else:
+            rng = check_random_state(self.random_state)
+            theta = self._initial_theta(model, X, Y, sw, rng)
+            progress = _Progress({}, rng, 0.0, 0.0)
+
+        train, val = self._train_val_split(X, Y, sw, progress, incremental)
+        run = self._make_run(
+            model, train[0], train[2], progress, continuing, incremental
+        )
+        if not continuing:
+            progress.opt_state = run.optimizer.init(theta)
+            progress.loss_ref = _reference_loss(run, theta, train)
+        if not incremental:
+            progress.no_improvement, progress.best_score = 0, -np.inf
+
+        theta = self._train(run, progress, theta, train, val, incremental)
+        self._progress = progress
+        self._write_fitted(model, theta, progress)
+        return self
+
+    def _train_val_split(self, X, Y, sw, progress, incremental):
+        if not self.early_stopping or incremental:
+            return (X, Y, sw), None
+        tr, va = self._split_validation(Y, progress.rng)
+        if len(va) < 2 or len(tr) < 1 or sw[va].sum() <= 0:
+            raise ValueError(
+                f"early_stopping with validation_fraction={self.validation_fraction} "
+                f"on {X.shape[0]} samples leaves {len(va)} validation samples with "
+                "positive weight; at least 2 are needed to score. Use more data, a "
+                "larger validation_fraction, or early_stopping=False."
+            )
+        return (X[tr], Y[tr], sw[tr]), (X[va], Y[va], sw[va])
+
+    def _make_run(self, model, X, sw, progress, continuing, incremental) -> _Run:
+        n = X.shape[0]
+        full_batch = self.solver in FULL_BATCH_SOLVERS
+        if full_batch:
+            batch_size = n
+        elif self.batch_size == "auto":
+            batch_size = min(200, n)
+        else:
+            if self.batch_size > n:
+                warnings.warn(
+                    f"batch_size={self.batch_size} is larger than the {n} training "
+                    "samples; using full batches.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            batch_size = min(self.batch_size, n)
+        penalty = make_penalty(
+            self.penalty,
+            self.alpha,
+            self.l1_ratio,
+            model.n_penalized,
+            model.penalty_weights,
+        )
+        if not (continuing and incremental):
+            progress.learning_rate = self._resolve_learning_rate(
+                model, penalty, X, sw, batch_size
+            )
+        params = self.get_params()
+        return _Run(
+            model=model,
+            loss=LOSSES[self.out_activation_],
+            penalty=penalty,
+            optimizer=make_optimizer(self.solver, params),
+            schedule=make_schedule(self.learning_rate, progress.learning_rate, params),
+            batch_size=batch_size,
+            full_batch=full_batch,
+            clip_norm=self.clip_norm,
+            clip_value=self.clip_value,
+        )
+
+    def _write_fitted(self, model, theta, progress: _Progress) -> None:
+        self._unpack(model, theta)
+        self.learning_rate_init_ = progress.learning_rate
+        self.n_iter_ = progress.n_iter
+        self.t_ = progress.t
+        for name, curve in progress.curves.items():
+            setattr(self, name, list(curve))
+        self.best_loss_ = float(min(progress.curves["loss_curve_"], default=np.inf))
+        if self.early_stopping and progress.curves["validation_scores_"]:
+            self.best_validation_score_ = progress.best_score
+        else:
+            self.best_validation_score_ = None
+
+    # --------------------------------------------------------- training loop
+    def _train(self, run: _Run, progress: _Progress, theta, train, val, incremental):
+        max_epochs = 1 if incremental else self.max_iter
+        best_theta = theta
+        with np.errstate(
+            over="ignore", invalid="ignore", divide="ignore", under="ignore"
+        ):
+            for _ in range(max_epochs):
+                snap = progress.snapshot()
+                try:
+                    theta, stop, improved = self._epoch(
+                        run, progress, theta, train, val
+                    )
+                except KeyboardInterrupt:
+                    progress.restore(snap)  # theta still holds the epoch's start
+                    warnings.warn(
+                        "Training interrupted by user; the model holds the weights "
+                        f"of the last complete epoch ({progress.n_iter}).",
+                        UserWarning,
+                        stacklevel=2,
+                    )
+                    break
+                if improved:
+                    best_theta = theta
+                if stop:
+                    break
+            else:
+                if not incremental:
+                    warnings.warn(
+                        f"{type(self).__name__}: max_iter={self.max_iter} epochs "
+                        "reached before convergence. Increase max_iter, or raise tol.",
+                        ConvergenceWarning,
+                        stacklevel=2,
+                    )
+        if val is not None and progress.curves["validation_scores_"]:
+            return best_theta  # early stopping restores the best epoch
+        return theta
+
+    def _epoch(self, run: _Run, progress: _Progress, theta, train, val):
+        lr = run.schedule(progress.n_iter) * progress.lr_scale
+        theta, loss, grad_norm, gd_stat = self._run_epoch(
+            run, progress, theta, train, lr
+        )
+        progress.n_iter += 1
+        curves = progress.curves
+        curves["loss_curve_"].append(loss)
+        curves["learning_rate_curve_"].append(lr)
+        curves["grad_norm_curve_"].append(grad_norm)
+        improved = False
+        if val is not None:
+            raw = run.model.forward(theta, val[0])[0]
+            score = self._score_raw(raw, val[1], val[2])
+            curves["validation_scores_"].append(score)
+            curves["validation_loss_curve_"].append(run.loss(raw, val[1], val[2])[0])
+            metric, improved = score, score > progress.best_score
+        else:
+            metric = -loss
+        self._log_epoch(progress)
+        return theta, self._should_stop(run, progress, metric, gd_stat), improved
+
+    def _run_epoch(self, run: _Run, progress: _Progress, theta, data, lr):
+        X, Y, sw = data
+        model, penalty, optimizer = run.model, run.penalty, run.optimizer
+        state = progress.opt_state
+        grad = np.empty_like(theta)
+        loss_sum = weight_sum = norm_sum = 0.0
+        n_steps = 0
+        gd_stat = np.inf
+        for idx in _batches(X.shape[0], run.batch_size, self.shuffle, progress.rng):
+            sw_b = sw[idx]
+            w = float(sw_b.sum())
+            if w <= 0:
+                continue  # a batch of zero-weight rows carries no gradient
+            X_b = X if run.full_batch else X[idx]
+            point = optimizer.lookahead(theta, state)
+            raw, cache = model.forward(point, X_b)
+            loss, draw = run.loss(raw, Y[idx], sw_b)
+            model.backward(point, X_b, draw, cache, grad)
+            loss += penalty.value(point)
+            penalty.add_grad(point, grad)
+            self._check_divergence(loss, progress)
+            norm_sum += _clip(grad, run.clip_norm, run.clip_value)
+            theta, state = optimizer.update(theta, grad, state, lr, penalty.prox)
+            if run.full_batch:
+                gd_stat = float(np.max(np.abs(theta - point), initial=0.0)) / lr
+            loss_sum += loss * w
+            weight_sum += w
+            n_steps += 1
+        if not np.all(np.isfinite(theta)):
+            self._check_divergence(np.inf, progress)
+        progress.opt_state = state
+        progress.t += n_steps
+        return theta, loss_sum / weight_sum, norm_sum / max(n_steps, 1), gd_stat
+
+    def _check_divergence(self, loss: float, progress: _Progress) -> None:
+        limit = _DIVERGENCE_FACTOR * progress.loss_ref
+        if np.isfinite(loss) and loss <= limit:
+            return
+        what = "became non-finite" if not np.isfinite(loss) else f"reached {loss:.3g}"
+        raise ValueError(
+            f"{type(self).__name__} diverged in epoch {progress.n_iter + 1}: the "
+            f"training objective {what} (reference {progress.loss_ref:.3g}). "
+            "Scale the features (e.g. StandardScaler), lower learning_rate_init "
+            f"(the rate was {progress.learning_rate:.3g}), or set clip_norm."
+        )
+
+    def _should_stop(self, run: _Run, progress: _Progress, metric, gd_stat) -> bool:
+        # the counter tracks the validation score, or minus the training loss
+        if metric > progress.best_score + self.tol:
+            progress.no_improvement = 0
+        else:
+            progress.no_improvement += 1
+        progress.best_score = max(progress.best_score, metric)
+        if run.full_batch and gd_stat <= self.tol:
+            return True  # full batch: the proximal gradient has vanished
+        if progress.no_improvement < self.n_iter_no_change:
+            return False
+        if self.learning_rate == "adaptive":
+            lr = run.schedule(progress.n_iter) * progress.lr_scale
+            if lr / 5 > _MIN_ADAPTIVE_LR:
+                progress.lr_scale /= 5
+                progress.no_improvement = 0
+                return False
+            return True
+        # full-batch descent stops on its gradient, unless early stopping
+        return self.early_stopping or not run.full_batch
+
+    def _log_epoch(self, progress: _Progress) -> None:
+        if not self.verbose:
+            return
+        c = progress.curves
+        line = f"Epoch {progress.n_iter}, loss = {c['loss_curve_'][-1]:.8f}"
+        if c["validation_scores_"] and len(c["validation_scores_"]) == len(
+            c["loss_curve_"]
+        ):
+            line += f", validation score = {c['validation_scores_'][-1]:.6f}"
+        print(line + f", learning rate = {c['learning_rate_curve_'][-1]:.3g}")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+def _batches(n: int, batch_size: int, shuffle: bool, rng):
+    if batch_size >= n:
+        yield slice(None)
+        return
+    order = rng.permutation(n) if shuffle else None
+    for start in range(0, n, batch_size):
+        stop = min(start + batch_size, n)
+        yield order[start:stop] if order is not None else slice(start, stop)
+
+
+def _clip(grad: Array, clip_norm: float | None, clip_value: float | None) -> float:
+    """Clip ``grad`` in place; return its L2 norm before clipping."""
+    norm = float(np.sqrt(np.dot(grad, grad)))
+    if clip_value is not None:
+        np.clip(grad, -clip_value, clip_value, out=grad)
+    if clip_norm is not None:
+        clipped = float(np.sqrt(np.dot(grad, grad)))
+        if clipped > clip_norm:
+            grad *= clip_norm / clipped
+    return norm
+
+
+def _reference_loss(run: _Run, theta: Array, data) -> float:
+    """Scale of the objective the divergence guard compares against."""
+    X, Y, sw = data
+    raw = run.model.forward(theta, X)[0]
+    start = run.loss(raw, Y, sw)[0] + run.penalty.value(theta)
+    null = run.loss(np.zeros_like(raw), Y, sw)[0]
+    ref = max(start, null)
+    return ref if np.isfinite(ref) and ref > 0 else 1.0

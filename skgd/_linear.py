@@ -1,0 +1,483 @@
+"""GDRegressor: linear least squares with elastic-net penalties, by gradient descent."""
+
+import numpy as np
+from sklearn.base import RegressorMixin
+from sklearn.metrics import r2_score
+from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.validation import check_is_fitted
+
+from skgd._base import BaseGD
+from skgd._models import LinearModel, weighted_mean_scale
+from skgd._optimizers import ADAPTIVE_SOLVERS
+from skgd._validation import Interval, Real, StrOptions, _fit_context, validate_data
+
+# fallback initial rate of the adaptive solvers, whose step does not scale with
+# the curvature (Adam moves each coordinate by about lr per step)
+_ADAPTIVE_AUTO_LR = 0.01
+
+
+class GDRegressor(RegressorMixin, BaseGD):
+    """Linear regression trained by gradient descent, SGD or Adam.
+
+    Minimizes the elastic-net objective of :class:`~sklearn.linear_model.ElasticNet`
+    (see Notes) with full-batch gradient descent, mini-batch stochastic gradient
+    descent or Adam. Full-batch descent uses a step from the Lipschitz constant,
+    Nesterov momentum with adaptive restarts and, for L1 penalties, proximal
+    (FISTA) steps, so that it reaches the closed-form solution.
+
+    Parameters
+    ----------
+    solver : {'gd', 'sgd', 'adam'}, default='gd'
+        The optimizer. 'gd' takes one step per epoch on the whole data set (full
+        batch) with (Nesterov) momentum and adaptive restart; 'sgd' takes
+        mini-batch steps with (Nesterov) momentum; 'adam' takes mini-batch Adam
+        steps (Kingma & Ba, 2015).
+
+    learning_rate_init : 'auto' or float, default='auto'
+        The initial step size. 'auto' means ``1 / L`` for 'gd' and 'sgd', with
+        ``L`` the largest eigenvalue of the Hessian of the objective in the
+        solver's coordinates (see ``precondition``): the weighted Gram matrix
+        of ``[X, 1]`` divided by the sum of the weights, plus the L2 strength.
+        For mini-batches of size ``b`` out of ``n`` it is raised to the
+        expected smoothness
+        ``n (b - 1) / (b (n - 1)) L + (n - b) / (b (n - 1)) L_max`` with
+        ``L_max`` the largest squared row norm (Gower et al., 2019). This step
+        does not diverge, whatever the scale of the features. For 'adam',
+        whose step moves each weight by about the rate regardless of the
+        curvature, 'auto' means ``0.01 * std(y)`` (the weights live on the
+        scale of ``y`` in standardized coordinates), or 0.01 for constant ``y``.
+        The value used is stored in ``learning_rate_init_``.
+
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        The schedule of the step size over epochs. 'constant' keeps
+        ``learning_rate_init``; 'invscaling' uses
+        ``learning_rate_init / (epoch + 1) ** power_t``; 'adaptive' divides the
+        rate by 5 each time ``n_iter_no_change`` consecutive epochs fail to
+        improve the monitored quantity by ``tol``, and stops once the rate falls
+        below 1e-6.
+
+    power_t : float, default=0.5
+        The exponent of the 'invscaling' schedule.
+
+    penalty : {'l2', 'l1', 'elasticnet'} or None, default=None
+        The regularization term. None fits ordinary least squares (as
+        :class:`~sklearn.linear_model.LinearRegression`); 'l2' is ridge, 'l1'
+        is lasso and 'elasticnet' mixes them by ``l1_ratio``. The L1 part is
+        applied as a proximal step, which gives exact zeros with every solver.
+
+    alpha : float, default=0.0001
+        Strength of the penalty. Ignored when ``penalty=None``.
+
+    l1_ratio : float, default=0.15
+        The share of the L1 term when ``penalty='elasticnet'``.
+
+    fit_intercept : bool, default=True
+        Whether to fit an intercept. The intercept is never penalized.
+
+    precondition : bool, default=True
+        Whether the solvers work in centered, standardized coordinates of
+        ``X``: ``coef`` is optimized as ``coef * std(X)`` and the intercept as
+        ``intercept + mean(X) @ coef`` (weighted statistics of the first fit
+        or partial_fit call; no centering without intercept). This change of
+        variables leaves the objective, its minimizer and the reported
+        ``coef_`` unchanged while removing the ill-conditioning that feature
+        scales and offsets cause (a Jacobi preconditioner); on standardized
+        data it changes nothing. The adaptive solvers ('adam') are only
+        scaled, not centered: they rescale every coordinate anyway, and a
+        centered intercept sits at its optimum, where its gradient is rounding
+        noise that their normalized steps would amplify. Set False to watch
+        plain gradient descent.
+
+    batch_size : 'auto' or int, default='auto'
+        Rows per mini-batch for 'sgd' and 'adam'; 'auto' means
+        ``min(200, n_samples)``. 'gd' always uses the full batch.
+
+    max_iter : int, default=1000
+        Maximum number of epochs (passes over the data) of one call to ``fit``.
+
+    tol : float, default=1e-4
+        Tolerance of the stopping rule. 'gd' stops when the largest entry of the
+        proximal gradient ``(theta - theta_next) / lr`` is at most ``tol``;
+        'sgd' and 'adam' stop when the training objective has not decreased by
+        ``tol`` for ``n_iter_no_change`` consecutive epochs. With early
+        stopping, every solver stops when the validation R² has not increased by
+        ``tol`` for ``n_iter_no_change`` consecutive epochs.
+
+    n_iter_no_change : int, default=10
+        Number of epochs without improvement that stops training (or divides
+        the rate, with ``learning_rate='adaptive'``).
+
+    early_stopping : bool, default=False
+        Whether to hold out ``validation_fraction`` of the training data, stop
+        when its R² stops improving, and restore the weights of the best epoch.
+        Not used by ``partial_fit``.
+
+    validation_fraction : float, default=0.1
+        The share of the training data held out for early stopping.
+
+    momentum : float, default=0.9
+        The momentum of 'gd' and 'sgd', in [0, 1). 0 gives plain gradient
+        descent.
+
+    nesterovs_momentum : bool, default=True
+        Whether 'gd' and 'sgd' use Nesterov's momentum (gradient at the
+        look-ahead point) rather than heavy-ball momentum.
+
+    beta_1 : float, default=0.9
+        Decay of the first-moment estimate of 'adam', in [0, 1).
+
+    beta_2 : float, default=0.999
+        Decay of the second-moment estimate of 'adam', in [0, 1).
+
+    epsilon : float, default=1e-8
+        Numerical stability constant of 'adam'.
+
+    clip_norm : float, default=None
+        If set, every gradient is rescaled so that its L2 norm is at most
+        ``clip_norm``.
+
+    clip_value : float, default=None
+        If set, every gradient entry is clipped to ``[-clip_value, clip_value]``.
+
+    shuffle : bool, default=True
+        Whether to shuffle the rows before each epoch of 'sgd' and 'adam'.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the shuffling and the validation split. Pass an int for
+        reproducible output across calls.
+
+    warm_start : bool, default=False
+        Whether ``fit`` continues from the previous solution, optimizer state
+        and schedule position instead of starting afresh. ``n_iter_``, ``t_``
+        and the curves then keep counting across calls.
+
+    verbose : int, default=0
+        Whether to print the objective after each epoch.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
+        The weights, with the dtype of the training data (float32 or float64).
+
+    intercept_ : float or ndarray of shape (n_targets,)
+        The intercept (0.0 when ``fit_intercept=False``).
+
+    learning_rate_init_ : float
+        The initial step size used (the resolved value of 'auto').
+
+    out_activation_ : str
+        The output activation, always 'identity' (squared-error loss).
+
+    n_iter_ : int
+        Number of epochs run, over all calls when warm-started or with
+        ``partial_fit``.
+
+    t_ : int
+        Number of optimizer steps (mini-batch updates) taken.
+
+    loss_curve_ : list of float
+        The training objective (penalty included) of each epoch: for 'gd' at
+        the point where the gradient was taken, for the mini-batch solvers the
+        weighted mean of the batch objectives.
+
+    best_loss_ : float
+        The smallest value in ``loss_curve_``.
+
+    validation_scores_ : list of float
+        Validation R² after each epoch; empty without early stopping.
+
+    validation_loss_curve_ : list of float
+        Validation mean squared error / 2 after each epoch (no penalty); empty
+        without early stopping.
+
+    best_validation_score_ : float or None
+        The best validation R², that of the restored weights; None without
+        early stopping.
+
+    learning_rate_curve_ : list of float
+        The step size used in each epoch.
+
+    grad_norm_curve_ : list of float
+        Mean L2 norm (before clipping) of the gradient of the smooth part of
+        the objective over the steps of each epoch.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+
+    See Also
+    --------
+    sklearn.linear_model.LinearRegression : Closed-form least squares.
+    sklearn.linear_model.ElasticNet : Coordinate descent on the same objective.
+    sklearn.linear_model.SGDRegressor : One-sample stochastic gradient descent.
+    GDMLPClassifier : Multi-layer perceptron classifier on the same machinery.
+
+    Notes
+    -----
+    With sample weights ``s`` (all ones by default), the objective is
+
+    .. math::
+
+        \\frac{1}{2 \\sum_i s_i} \\sum_i s_i \\lVert y_i - x_i W - b \\rVert^2
+        + \\alpha \\rho \\lVert W \\rVert_1
+        + \\frac{\\alpha (1 - \\rho)}{2} \\lVert W \\rVert_2^2
+
+    with ``rho = l1_ratio`` ('l2' means ``rho = 0``, 'l1' means ``rho = 1``,
+    None means ``alpha = 0``). Hence ``penalty=None`` matches
+    ``LinearRegression()``, 'l2' matches ``Ridge(alpha=alpha * n_samples)``,
+    'l1' matches ``Lasso(alpha=alpha)`` and 'elasticnet' matches
+    ``ElasticNet(alpha=alpha, l1_ratio=l1_ratio)``. Normalizing by the sum of
+    the weights makes a weight of 2 the same as a repeated row.
+
+    One step on the parameter vector ``theta`` with gradient ``g`` of the
+    smooth part, momentum ``mu`` and velocity ``v`` (the previous
+    displacement) is ``theta' = prox(theta + mu v - lr g)`` with ``g`` taken at
+    ``theta + mu v`` (Nesterov) or at ``theta`` (heavy ball), and ``prox`` the
+    soft-thresholding of the weights by ``lr * alpha * rho``. 'gd' resets
+    ``v`` to zero whenever the step goes uphill (O'Donoghue & Candès, 2015).
+    The coefficients start at zero and the intercept at the weighted mean of
+    ``y``. A fit whose objective becomes non-finite or grows beyond 1e4 times
+    its starting scale raises a ``ValueError`` naming the epoch.
+
+    References
+    ----------
+    Beck, A. & Teboulle, M. (2009). A fast iterative shrinkage-thresholding
+    algorithm for linear inverse problems. SIAM J. Imaging Sciences 2(1).
+
+    O'Donoghue, B. & Candès, E. (2015). Adaptive restart for accelerated
+    gradient schemes. Foundations of Computational Mathematics 15.
+
+    Gower, R. M. et al. (2019). SGD: general analysis and improved rates. ICML.
+
+    Kingma, D. P. & Ba, J. (2015). Adam: a method for stochastic optimization.
+    ICLR.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skgd import GDRegressor
+    >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 2.0]])
+    >>> y = X @ np.array([2.0, -1.0]) + 0.5
+    >>> reg = GDRegressor(tol=1e-10).fit(X, y)
+    >>> np.round(reg.coef_, 4)
+    array([ 2., -1.])
+    >>> round(float(reg.intercept_), 4)
+    0.5
+    >>> reg.predict([[1.0, 1.0]]).round(4)
+    array([1.5])
+    """
+
+    _parameter_constraints: dict = {
+        **BaseGD._parameter_constraints,
+        "fit_intercept": ["boolean"],
+        "precondition": ["boolean"],
+        "learning_rate_init": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, None, closed="neither"),
+        ],
+    }
+    _y_numeric = True
+
+    def __init__(
+        self,
+        *,
+        solver="gd",
+        learning_rate_init="auto",
+        learning_rate="constant",
+        power_t=0.5,
+        penalty=None,
+        alpha=0.0001,
+        l1_ratio=0.15,
+        fit_intercept=True,
+        precondition=True,
+        batch_size="auto",
+        max_iter=1000,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        clip_norm=None,
+        clip_value=None,
+        shuffle=True,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+    ):
+        self.solver = solver
+        self.learning_rate_init = learning_rate_init
+        self.learning_rate = learning_rate
+        self.power_t = power_t
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.precondition = precondition
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.clip_norm = clip_norm
+        self.clip_value = clip_value
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model by running up to ``max_iter`` epochs.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data. Sparse CSR/CSC input stays sparse.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Target values.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; a weight of 2 counts a row twice.
+
+        Returns
+        -------
+        self : GDRegressor
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Run one epoch on the given data, continuing the previous state.
+
+        The weights, optimizer state (momentum, moments) and schedule position
+        carry over between calls; early stopping is not used.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Target values.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights.
+
+        Returns
+        -------
+        self : GDRegressor
+            The updated estimator.
+        """
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def predict(self, X):
+        """Predict with the linear model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
+            Predicted values.
+        """
+        check_is_fitted(self)
+        X = validate_data(
+            self,
+            X,
+            reset=False,
+            accept_sparse=("csr", "csc"),
+            dtype=(np.float64, np.float32),
+        )
+        return safe_sparse_dot(X, self.coef_.T, dense_output=True) + self.intercept_
+
+    # ----------------------------------------------------------------- hooks
+    def _validate_targets(self, y, sw, dtype, *, reset, classes):
+        Y = np.asarray(y, dtype=dtype)
+        Y = Y.reshape(-1, 1) if Y.ndim == 1 else Y
+        if reset:
+            self._y_ndim = np.ndim(y)
+            self.out_activation_ = "identity"
+            # root mean of the per-target weighted variances: the scale of y
+            var = np.average(
+                (Y - np.average(Y, axis=0, weights=sw)) ** 2, axis=0, weights=sw
+            )
+            self._y_train_scale = float(np.sqrt(np.mean(var)))
+        elif Y.shape[1] != self.coef_.reshape(-1, self.n_features_in_).shape[0]:
+            raise ValueError(
+                f"y has {Y.shape[1]} targets but {type(self).__name__} was fitted "
+                f"with {self.coef_.reshape(-1, self.n_features_in_).shape[0]}."
+            )
+        return Y, sw
+
+    def _make_model(self, X, sw, n_outputs, *, reset):
+        if reset:
+            mean, scale = (None, None)
+            if self.precondition:
+                mean, scale = weighted_mean_scale(X, sw)
+            if self.solver in ADAPTIVE_SOLVERS:
+                # a centered intercept sits at its optimum, where its gradient
+                # is rounding noise that Adam's normalized step would amplify
+                mean = None
+            self._x_mean, self._x_scale = mean, scale
+        return LinearModel(
+            X.shape[1], n_outputs, self.fit_intercept, self._x_mean, self._x_scale
+        )
+
+    def _initial_theta(self, model, X, Y, sw, rng):
+        theta = model.init(rng, X.dtype)
+        if self.fit_intercept:
+            # starting at the weighted mean of y removes the intercept's slow mode
+            theta[model.n_penalized :] = np.average(Y, axis=0, weights=sw)
+        return theta
+
+    def _resolve_learning_rate(self, model, penalty, X, sw, batch_size):
+        if self.learning_rate_init != "auto":
+            return float(self.learning_rate_init)
+        if self.solver not in ("gd", "sgd"):
+            # in standardized coordinates the weights are on the scale of y
+            Y = self._y_train_scale
+            return _ADAPTIVE_AUTO_LR * (Y if Y > 0 else 1.0)
+        L, L_max = model.curvature(X, sw)
+        n, b = int(np.count_nonzero(sw)), batch_size
+        if 1 < b < n:
+            L = (n * (b - 1) * L + (n - b) * L_max) / (b * (n - 1))
+        elif b == 1 < n:
+            L = L_max
+        L += penalty.curvature
+        return 1.0 / L if L > 0 else 1.0
+
+    def _score_raw(self, raw, Y, sw):
+        return float(r2_score(Y, raw, sample_weight=sw))
+
+    def _pack(self, model, dtype):
+        W = np.asarray(self.coef_).reshape(-1, self.n_features_in_).T
+        return model.from_coef(W, self.intercept_, dtype)
+
+    def _unpack(self, model, theta):
+        W, b = model.coef(theta)
+        if self._y_ndim == 1:
+            self.coef_, self.intercept_ = W[:, 0].copy(), b[0].copy()
+        else:
+            self.coef_, self.intercept_ = W.T.copy(), b.copy()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags

@@ -1,0 +1,83 @@
+"""Losses as ``value_and_grad`` functions of the raw model output.
+
+Each loss takes the raw output ``raw`` of shape (n_samples, n_outputs), the
+encoded targets ``y`` of the same shape and the sample weights ``sw`` of
+shape (n_samples,), and returns the weighted mean loss together with its
+gradient with respect to ``raw``. The mean is taken over the sum of the
+weights, never over the number of rows, so that a weight of 2 and a repeated
+row give the same objective. Value and gradient come from one function so the
+two can never drift apart.
+
+The dictionaries are keyed by the name of the output activation, which fixes
+the loss: identity -> squared error, logistic -> binary cross-entropy per
+column, softmax -> categorical cross-entropy.
+"""
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy.special import expit, log_softmax, logsumexp, softmax
+
+Array = np.ndarray
+LossFn = Callable[[Array, Array, Array], tuple[float, Array]]
+
+
+def _weighted_mean(per_sample: Array, sw: Array) -> float:
+    return float(np.dot(sw, per_sample) / sw.sum())
+
+
+def squared_error(raw: Array, y: Array, sw: Array) -> tuple[float, Array]:
+    """Half squared error summed over outputs: ``0.5 * ||raw_i - y_i||^2``."""
+    diff = raw - y
+    value = 0.5 * _weighted_mean(np.einsum("ij,ij->i", diff, diff), sw)
+    diff *= (sw / sw.sum())[:, None]
+    return value, diff
+
+
+def binary_log_loss(raw: Array, y: Array, sw: Array) -> tuple[float, Array]:
+    """Cross-entropy of one sigmoid per column (binary and multilabel)."""
+    # log(1 + exp(raw)) - y * raw is the stable form of -y log p - (1-y) log(1-p)
+    per_sample = (np.logaddexp(0, raw) - y * raw).sum(axis=1)
+    value = _weighted_mean(per_sample, sw)
+    grad = expit(raw)
+    grad -= y
+    grad *= (sw / sw.sum())[:, None]
+    return value, grad
+
+
+def log_loss(raw: Array, y: Array, sw: Array) -> tuple[float, Array]:
+    """Categorical cross-entropy of a softmax over the columns."""
+    per_sample = logsumexp(raw, axis=1) - np.einsum("ij,ij->i", y, raw)
+    value = _weighted_mean(per_sample, sw)
+    grad = softmax(raw, axis=1)
+    grad -= y
+    grad *= (sw / sw.sum())[:, None]
+    return value, grad
+
+
+LOSSES: dict[str, LossFn] = {
+    "identity": squared_error,
+    "logistic": binary_log_loss,
+    "softmax": log_loss,
+}
+
+
+def _identity(raw: Array) -> Array:
+    return raw
+
+
+def _log_expit(raw: Array) -> Array:
+    # log(sigmoid(z)) = -log(1 + exp(-z)), exact for huge |z|
+    return -np.logaddexp(0, -raw)
+
+
+OUTPUT_ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
+    "identity": _identity,
+    "logistic": expit,
+    "softmax": lambda raw: softmax(raw, axis=1),
+}
+
+LOG_OUTPUT_ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
+    "logistic": _log_expit,
+    "softmax": lambda raw: log_softmax(raw, axis=1),
+}

@@ -121,6 +121,14 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         "beta_1": [Interval(Real, 0, 1, closed="left")],
         "beta_2": [Interval(Real, 0, 1, closed="left")],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "amsgrad": ["boolean"],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "rho": [Interval(Real, 0, 1, closed="left")],
+        "lr_step_size": [Interval(Integral, 1, None, closed="left")],
+        "lr_gamma": [Interval(Real, 0, 1, closed="right")],
+        "lr_restart_period": [Interval(Integral, 1, None, closed="left")],
+        "lr_restart_mult": [Interval(Real, 1, None, closed="left")],
+        "lr_warmup": [Interval(Integral, 0, None, closed="left")],
         "clip_norm": [Interval(Real, 0, None, closed="neither"), None],
         "clip_value": [Interval(Real, 0, None, closed="neither"), None],
         "shuffle": ["boolean"],
@@ -268,7 +276,7 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
             model=model,
             loss=LOSSES[self.out_activation_],
             penalty=penalty,
-            optimizer=make_optimizer(self.solver, params),
+            optimizer=make_optimizer(self.solver, params, model.n_penalized),
             schedule=make_schedule(self.learning_rate, progress.learning_rate, params),
             batch_size=batch_size,
             full_batch=full_batch,
@@ -372,7 +380,7 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
             self._check_divergence(loss, progress)
             norm_sum += _clip(grad, run.clip_norm, run.clip_value)
             theta, state = optimizer.update(theta, grad, state, lr, penalty.prox)
-            if run.full_batch:
+            if run.full_batch and lr > 0:
                 gd_stat = float(np.max(np.abs(theta - point), initial=0.0)) / lr
             loss_sum += loss * w
             weight_sum += w

@@ -44,16 +44,34 @@ class GDMLPClassifier(ClassifierMixin, BaseGD):
         'balanced' uses ``n_samples / (n_classes * np.bincount(y))``. Not
         supported for multilabel targets, nor 'balanced' in ``partial_fit``.
 
-    solver : {'gd', 'sgd', 'adam'}, default='adam'
+    solver : {'gd', 'sgd', 'adam', 'adamw', 'rmsprop', 'adagrad', \
+'adadelta'}, default='adam'
         The optimizer. 'gd' takes one full-batch step per epoch with (Nesterov)
         momentum and adaptive restart; 'sgd' takes mini-batch steps with
-        (Nesterov) momentum; 'adam' takes mini-batch Adam steps.
+        (Nesterov) momentum; 'adam' takes mini-batch Adam steps;
+        'rmsprop' (Hinton, 2012), 'adagrad' (Duchi et al., 2011), 'adadelta'
+        (Zeiler, 2012; its step is multiplied by the rate, 1.0 being the
+        paper's rule) and 'adamw' (Adam with decoupled ``weight_decay``) take
+        mini-batch steps normalized per coordinate. An L1 penalty is applied
+        as a proximal step inside every rule.
 
     learning_rate_init : float, default=0.001
-        The initial step size.
+        The initial step size (use about 1.0 for 'adadelta').
 
-    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
-        The schedule of the step size over epochs, as in :class:`GDRegressor`.
+    learning_rate : {'constant', 'invscaling', 'adaptive', 'step', \
+'exponential', 'cosine', 'warm_restarts'}, default='constant'
+        The schedule of the step size over epochs ``k = 0, 1, ...``.
+        'constant' keeps ``learning_rate_init``; 'invscaling' uses
+        ``learning_rate_init / (k + 1) ** power_t``; 'adaptive' divides the
+        rate by 5 each time ``n_iter_no_change`` consecutive epochs fail to
+        improve the monitored quantity by ``tol``, and stops once the rate
+        falls below 1e-6; 'step' multiplies it by ``lr_gamma`` every
+        ``lr_step_size`` epochs; 'exponential' by ``lr_gamma`` every epoch;
+        'cosine' anneals it to 0 over ``max_iter`` epochs (and stays at 0
+        beyond); 'warm_restarts' anneals by cosine cycles of
+        ``lr_restart_period`` epochs, each ``lr_restart_mult`` times longer
+        than the last, restarting at ``learning_rate_init`` (SGDR, Loshchilov
+        & Hutter, 2017).
 
     power_t : float, default=0.5
         The exponent of the 'invscaling' schedule.
@@ -106,7 +124,45 @@ class GDMLPClassifier(ClassifierMixin, BaseGD):
         Decay of the second-moment estimate of 'adam'.
 
     epsilon : float, default=1e-8
-        Numerical stability constant of 'adam'.
+        Numerical stability constant of the adaptive solvers ('adam', 'adamw',
+        'rmsprop', 'adagrad', 'adadelta').
+
+    amsgrad : bool, default=False
+        Whether 'adam' and 'adamw' normalize by the running maximum of the
+        second-moment estimate (AMSGrad, Reddi et al., 2018). Only used when
+        solver is 'adam' or 'adamw'.
+
+    weight_decay : float, default=0.01
+        Decoupled weight decay of 'adamw' (Loshchilov & Hutter, 2019): each
+        step also moves the weights (never the intercepts) by
+        ``-lr * weight_decay * w``. Only used when solver='adamw'.
+
+    rho : float, default=0.95
+        Decay of the squared-gradient average of 'rmsprop' and of both
+        averages of 'adadelta', in [0, 1): 0.95 is Zeiler's value for
+        'adadelta' (Hinton's lecture used 0.9 for 'rmsprop'). Only used when
+        solver is 'rmsprop' or 'adadelta'.
+
+    lr_step_size : int, default=10
+        Epochs between two multiplications by ``lr_gamma``. Only used when
+        learning_rate='step'.
+
+    lr_gamma : float, default=0.9
+        Decay factor of the 'step' (per ``lr_step_size`` epochs) and
+        'exponential' (per epoch) schedules, in (0, 1].
+
+    lr_restart_period : int, default=10
+        Length in epochs of the first cosine cycle. Only used when
+        learning_rate='warm_restarts'.
+
+    lr_restart_mult : float, default=2
+        Each cosine cycle is this many times longer than the previous one.
+        Only used when learning_rate='warm_restarts'.
+
+    lr_warmup : int, default=0
+        Epochs of linear warm-up in front of any schedule: epoch ``k <
+        lr_warmup`` uses ``learning_rate_init * (k + 1) / (lr_warmup + 1)``,
+        and the schedule then starts from its own epoch 0.
 
     clip_norm : float, default=None
         If set, every gradient is rescaled so that its L2 norm is at most
@@ -263,6 +319,14 @@ class GDMLPClassifier(ClassifierMixin, BaseGD):
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
+        amsgrad=False,
+        weight_decay=0.01,
+        rho=0.95,
+        lr_step_size=10,
+        lr_gamma=0.9,
+        lr_restart_period=10,
+        lr_restart_mult=2,
+        lr_warmup=0,
         clip_norm=None,
         clip_value=None,
         shuffle=True,
@@ -292,6 +356,14 @@ class GDMLPClassifier(ClassifierMixin, BaseGD):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
+        self.amsgrad = amsgrad
+        self.weight_decay = weight_decay
+        self.rho = rho
+        self.lr_step_size = lr_step_size
+        self.lr_gamma = lr_gamma
+        self.lr_restart_period = lr_restart_period
+        self.lr_restart_mult = lr_restart_mult
+        self.lr_warmup = lr_warmup
         self.clip_norm = clip_norm
         self.clip_value = clip_value
         self.shuffle = shuffle

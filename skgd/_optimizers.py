@@ -88,27 +88,44 @@ class Momentum:
 
 
 class Adam:
-    """Adam (Kingma & Ba 2015, Algorithm 1) with a diagonal proximal step.
+    """Adam (Kingma & Ba 2015, Algorithm 1), with AMSGrad and decoupled decay.
 
     ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g**2``, then with the
-    bias-corrected ``m_hat``, ``v_hat`` and ``d = sqrt(v_hat) + eps``:
+    bias-corrected ``m_hat`` and ``v_hat`` and ``d = sqrt(v_hat) + eps``:
     ``theta' = prox(theta - lr * m_hat / d, lr / d)``. Thresholding by the
     per-coordinate step ``lr / d`` keeps the L1 fixed points exact.
+
+    ``amsgrad=True`` (Reddi et al. 2018) normalizes by the running maximum of
+    ``v`` instead of ``v``. ``weight_decay > 0`` is AdamW (Loshchilov & Hutter
+    2019): the first ``n_decayed`` entries (the weights, never the intercepts)
+    also move by ``-lr * weight_decay * theta``, outside the adaptive
+    normalization. Like PyTorch and optax, the decay is scaled by the full
+    rate ``lr``; the paper's ``lambda`` multiplies only the schedule factor,
+    i.e. ``weight_decay = lambda / learning_rate_init``.
     """
 
     def __init__(
-        self, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8
+        self,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        amsgrad: bool = False,
+        weight_decay: float = 0.0,
+        n_decayed: int = 0,
     ) -> None:
         self.beta_1 = float(beta_1)
         self.beta_2 = float(beta_2)
         self.epsilon = float(epsilon)
+        self.amsgrad = bool(amsgrad)
+        self.weight_decay = float(weight_decay)
+        self.n_decayed = int(n_decayed)
 
     def init(self, theta: Array) -> State:
-        return {
-            "m": np.zeros_like(theta),
-            "v": np.zeros_like(theta),
-            "t": np.zeros((), dtype=np.int64),
-        }
+        state = {"m": np.zeros_like(theta), "v": np.zeros_like(theta)}
+        if self.amsgrad:
+            state["v_max"] = np.zeros_like(theta)
+        state["t"] = np.zeros((), dtype=np.int64)
+        return state
 
     def lookahead(self, theta: Array, state: State) -> Array:
         return theta
@@ -120,29 +137,132 @@ class Adam:
         t = int(state["t"]) + 1
         m = b1 * state["m"] + (1 - b1) * grad
         v = b2 * state["v"] + (1 - b2) * grad * grad
+        new_state = {"m": m, "v": v, "t": np.asarray(t, dtype=np.int64)}
+        if self.amsgrad:
+            v = new_state["v_max"] = np.maximum(state["v_max"], v)
         step = lr / (np.sqrt(v / (1 - b2**t)) + self.epsilon)
-        new = prox(theta - step * (m / (1 - b1**t)), step)
-        return new, {"m": m, "v": v, "t": np.asarray(t, dtype=np.int64)}
+        new = theta - step * (m / (1 - b1**t))
+        if self.weight_decay:
+            k = self.n_decayed
+            new[:k] -= lr * self.weight_decay * theta[:k]
+        return prox(new, step), new_state
+
+
+class RMSprop:
+    """RMSprop (Hinton, Coursera lecture 6e, 2012).
+
+    ``v = rho v + (1 - rho) g**2``, ``theta' = prox(theta - lr g / d, lr / d)``
+    with ``d = sqrt(v) + eps``.
+    """
+
+    def __init__(self, rho: float = 0.9, epsilon: float = 1e-8) -> None:
+        self.rho = float(rho)
+        self.epsilon = float(epsilon)
+
+    def init(self, theta: Array) -> State:
+        return {"v": np.zeros_like(theta)}
+
+    def lookahead(self, theta: Array, state: State) -> Array:
+        return theta
+
+    def update(
+        self, theta: Array, grad: Array, state: State, lr: float, prox: Prox
+    ) -> tuple[Array, State]:
+        v = self.rho * state["v"] + (1 - self.rho) * grad * grad
+        step = lr / (np.sqrt(v) + self.epsilon)
+        return prox(theta - step * grad, step), {"v": v}
+
+
+class Adagrad:
+    """Adagrad (Duchi, Hazan & Singer 2011), diagonal version.
+
+    ``G = G + g**2``, ``theta' = prox(theta - lr g / d, lr / d)`` with
+    ``d = sqrt(G) + eps``.
+    """
+
+    def __init__(self, epsilon: float = 1e-8) -> None:
+        self.epsilon = float(epsilon)
+
+    def init(self, theta: Array) -> State:
+        return {"G": np.zeros_like(theta)}
+
+    def lookahead(self, theta: Array, state: State) -> Array:
+        return theta
+
+    def update(
+        self, theta: Array, grad: Array, state: State, lr: float, prox: Prox
+    ) -> tuple[Array, State]:
+        G = state["G"] + grad * grad
+        step = lr / (np.sqrt(G) + self.epsilon)
+        return prox(theta - step * grad, step), {"G": G}
+
+
+class Adadelta:
+    """Adadelta (Zeiler 2012, Algorithm 1), times the rate ``lr``.
+
+    ``v = rho v + (1 - rho) g**2``; the step is
+    ``-lr * sqrt(u + eps) / sqrt(v + eps) * g`` (``lr = 1`` is the paper);
+    ``u = rho u + (1 - rho) delta**2`` with ``delta`` the displacement made.
+    """
+
+    def __init__(self, rho: float = 0.9, epsilon: float = 1e-8) -> None:
+        self.rho = float(rho)
+        self.epsilon = float(epsilon)
+
+    def init(self, theta: Array) -> State:
+        return {"v": np.zeros_like(theta), "u": np.zeros_like(theta)}
+
+    def lookahead(self, theta: Array, state: State) -> Array:
+        return theta
+
+    def update(
+        self, theta: Array, grad: Array, state: State, lr: float, prox: Prox
+    ) -> tuple[Array, State]:
+        rho, eps = self.rho, self.epsilon
+        v = rho * state["v"] + (1 - rho) * grad * grad
+        step = lr * np.sqrt(state["u"] + eps) / np.sqrt(v + eps)
+        new = prox(theta - step * grad, step)
+        delta = new - theta
+        return new, {"v": v, "u": rho * state["u"] + (1 - rho) * delta * delta}
 
 
 def _momentum(params: Mapping[str, Any], *, restart: bool) -> Momentum:
     return Momentum(params["momentum"], params["nesterovs_momentum"], restart)
 
 
-# solver name -> builder from the estimator's parameters; "gd" differs from
-# "sgd" only by its batching (full batch) and the restart it can afford
-_BUILDERS: dict[str, Callable[[Mapping[str, Any]], Optimizer]] = {
-    "gd": lambda p: _momentum(p, restart=True),
-    "sgd": lambda p: _momentum(p, restart=False),
-    "adam": lambda p: Adam(p["beta_1"], p["beta_2"], p["epsilon"]),
+def _adam(params: Mapping[str, Any], n_decayed: int, *, decoupled: bool) -> Adam:
+    decay = params["weight_decay"] if decoupled else 0.0
+    return Adam(
+        params["beta_1"],
+        params["beta_2"],
+        params["epsilon"],
+        params["amsgrad"],
+        decay,
+        n_decayed,
+    )
+
+
+# solver name -> builder from the estimator's parameters and the number of
+# weights (the penalized prefix); "gd" differs from "sgd" only by its batching
+# (full batch) and the restart it can afford
+_BUILDERS: dict[str, Callable[[Mapping[str, Any], int], Optimizer]] = {
+    "gd": lambda p, k: _momentum(p, restart=True),
+    "sgd": lambda p, k: _momentum(p, restart=False),
+    "adam": lambda p, k: _adam(p, k, decoupled=False),
+    "adamw": lambda p, k: _adam(p, k, decoupled=True),
+    "rmsprop": lambda p, k: RMSprop(p["rho"], p["epsilon"]),
+    "adagrad": lambda p, k: Adagrad(p["epsilon"]),
+    "adadelta": lambda p, k: Adadelta(p["rho"], p["epsilon"]),
 }
 
 SOLVERS = tuple(_BUILDERS)
 FULL_BATCH_SOLVERS = frozenset({"gd"})
 # solvers whose step is normalized per coordinate (about lr whatever the gradient)
-ADAPTIVE_SOLVERS = frozenset({"adam"})
+ADAPTIVE_SOLVERS = frozenset({"adam", "adamw", "rmsprop", "adagrad", "adadelta"})
 
 
-def make_optimizer(solver: str, params: Mapping[str, Any]) -> Optimizer:
+def make_optimizer(
+    solver: str, params: Mapping[str, Any], n_weights: int = 0
+) -> Optimizer:
     """Build the optimizer named by ``solver`` from the estimator parameters."""
-    return _BUILDERS[solver](params)
+    return _BUILDERS[solver](params, n_weights)

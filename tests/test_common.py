@@ -10,7 +10,9 @@ from skgd._optimizers import SOLVERS
 def _instances():
     for solver in SOLVERS:
         yield GDRegressor(solver=solver)
-        yield GDMLPClassifier(solver=solver)
+        # Adadelta's step is the rate times Zeiler's rule: its documented rate is 1
+        rate = {"adadelta": 1.0}.get(solver, 0.001)
+        yield GDMLPClassifier(solver=solver, learning_rate_init=rate)
 
 
 @parametrize_with_checks(list(_instances()))

@@ -7,6 +7,7 @@ composition, early stopping, history, verbose output, the divergence guard
 and clean interruption.
 """
 
+import copy
 import warnings
 from abc import ABCMeta, abstractmethod
 from dataclasses import dataclass, field
@@ -61,6 +62,8 @@ class _Progress:
     lr_scale: float = 1.0
     no_improvement: int = 0
     best_score: float = -np.inf
+    theta: Array | None = None
+    packed: Array | None = None
     curves: dict[str, list[float]] = field(
         default_factory=lambda: {name: [] for name in _CURVES}
     )
@@ -203,20 +206,19 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         Y, sw = self._validate_targets(
             y, sw, X.dtype, reset=not continuing, classes=classes
         )
-        model = self._make_model(X, sw, Y.shape[1], reset=not continuing)
         if continuing:
-            theta = self._pack(model, X.dtype)
-            progress = self._progress
-            progress.opt_state = {
-                k: v.astype(X.dtype) if v.dtype.kind == "f" else v
-                for k, v in progress.opt_state.items()
-            }
+            # a failed call must leave the saved progress untouched
+            progress = copy.deepcopy(self._progress)
         else:
-            rng = check_random_state(self.random_state)
-            theta = self._initial_theta(model, X, Y, sw, rng)
-            progress = _Progress({}, rng, 0.0, 0.0)
-
+            progress = _Progress({}, check_random_state(self.random_state), 0.0, 0.0)
+        # the held-out rows never inform the data statistics or the start
         train, val = self._train_val_split(X, Y, sw, progress, incremental)
+        model = self._make_model(train[0], train[2], Y.shape[1], reset=not continuing)
+        if continuing:
+            theta = self._resume_theta(model, progress, X.dtype)
+        else:
+            theta = self._initial_theta(model, *train, progress.rng)
+
         run = self._make_run(
             model, train[0], train[2], progress, continuing, incremental
         )
@@ -227,9 +229,26 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
             progress.no_improvement, progress.best_score = 0, -np.inf
 
         theta = self._train(run, progress, theta, train, val, incremental)
-        self._progress = progress
         self._write_fitted(model, theta, progress)
+        progress.theta, progress.packed = theta, self._pack(model, theta.dtype)
+        self._progress = progress
         return self
+
+    def _resume_theta(self, model, progress: _Progress, dtype) -> Array:
+        """The parameters to continue from: the fitted attributes, repacked.
+
+        Repacking rounds (the linear model's coordinates are rescaled), so
+        while the attributes are those the last call wrote, its exact vector
+        is reused: k calls of partial_fit then equal k epochs of fit.
+        """
+        theta = self._pack(model, dtype)
+        if progress.packed is not None and np.array_equal(theta, progress.packed):
+            theta = progress.theta.astype(dtype)
+        progress.opt_state = {
+            k: v.astype(dtype) if v.dtype.kind == "f" else v
+            for k, v in progress.opt_state.items()
+        }
+        return theta
 
     def _train_val_split(self, X, Y, sw, progress, incremental):
         if not self.early_stopping or incremental:

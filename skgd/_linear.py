@@ -47,8 +47,10 @@ class GDRegressor(RegressorMixin, BaseGD):
         For mini-batches of size ``b`` out of ``n`` it is raised to the
         expected smoothness
         ``n (b - 1) / (b (n - 1)) L + (n - b) / (b (n - 1)) L_max`` with
-        ``L_max`` the largest squared row norm (Gower et al., 2019). This step
-        does not diverge, whatever the scale of the features. For 'adam',
+        ``L_max`` the largest squared row norm (Gower et al., 2019), and
+        'sgd' multiplies it by ``1 - momentum`` since momentum lengthens the
+        effective step by ``1 / (1 - momentum)``. This step does not diverge,
+        whatever the scale of the features. For 'adam',
         whose step moves each weight by about the rate regardless of the
         curvature (and 'adamw', 'rmsprop', 'adagrad'), 'auto' means
         ``0.01 * std(y)`` (the weights live on the scale of ``y`` in
@@ -257,7 +259,7 @@ class GDRegressor(RegressorMixin, BaseGD):
     n_features_in_ : int
         Number of features seen during fit.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
 
     See Also
@@ -532,7 +534,12 @@ class GDRegressor(RegressorMixin, BaseGD):
         elif b == 1 < n:
             L = L_max
         L += penalty.curvature
-        return 1.0 / L if L > 0 else 1.0
+        lr = 1.0 / L if L > 0 else 1.0
+        if self.solver == "sgd":
+            # momentum multiplies the long-run step by 1 / (1 - momentum); full
+            # batches ('gd') afford the larger step thanks to the restarts
+            lr *= 1.0 - self.momentum
+        return lr
 
     def _score_raw(self, raw, Y, sw):
         return float(r2_score(Y, raw, sample_weight=sw))

@@ -241,12 +241,13 @@ class GDMLPClassifier(ClassifierMixin, BaseGD):
     n_features_in_ : int
         Number of features seen during fit.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
 
     See Also
     --------
-    sklearn.neural_network.MLPClassifier : scikit-learn's multi-layer perceptron.
+    sklearn.neural_network.MLPClassifier : The multi-layer perceptron of
+        scikit-learn.
     GDRegressor : Linear regression on the same training machinery.
 
     Notes
@@ -474,10 +475,12 @@ class GDMLPClassifier(ClassifierMixin, BaseGD):
             Probability of each class (of each label, for multilabel targets).
         """
         raw = self._raw(X)
-        proba = OUTPUT_ACTIVATIONS[self.out_activation_](raw)
+        act = OUTPUT_ACTIVATIONS[self.out_activation_]
         if self._binary:
-            return np.hstack([1 - proba, proba])
-        return proba
+            # expit(-z), not 1 - expit(z): the subtraction loses the digits of
+            # the smaller probability once the larger is close to 1
+            return np.hstack([act(-raw), act(raw)])
+        return act(raw)
 
     def predict_log_proba(self, X):
         """Logarithm of the class probabilities, computed without overflow.

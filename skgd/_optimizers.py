@@ -202,7 +202,8 @@ class Adadelta:
 
     ``v = rho v + (1 - rho) g**2``; the step is
     ``-lr * sqrt(u + eps) / sqrt(v + eps) * g`` (``lr = 1`` is the paper);
-    ``u = rho u + (1 - rho) delta**2`` with ``delta`` the displacement made.
+    ``u = rho u + (1 - rho) delta**2`` with ``delta`` the displacement made
+    divided by ``lr`` (Zeiler's unit-rate update, as in PyTorch and optax).
     """
 
     def __init__(self, rho: float = 0.9, epsilon: float = 1e-8) -> None:
@@ -220,9 +221,11 @@ class Adadelta:
     ) -> tuple[Array, State]:
         rho, eps = self.rho, self.epsilon
         v = rho * state["v"] + (1 - rho) * grad * grad
-        step = lr * np.sqrt(state["u"] + eps) / np.sqrt(v + eps)
-        new = prox(theta - step * grad, step)
-        delta = new - theta
+        ratio = np.sqrt(state["u"] + eps) / np.sqrt(v + eps)
+        new = prox(theta - lr * ratio * grad, lr * ratio)
+        # u averages Zeiler's unit-rate update; averaging the displacement
+        # itself would make lr a feedback gain rather than a scale
+        delta = (new - theta) / lr if lr > 0 else -ratio * grad
         return new, {"v": v, "u": rho * state["u"] + (1 - rho) * delta * delta}
 
 

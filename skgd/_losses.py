@@ -16,7 +16,7 @@ column, softmax -> categorical cross-entropy.
 from collections.abc import Callable
 
 import numpy as np
-from scipy.special import expit, log_softmax, logsumexp, softmax
+from scipy.special import expit, log_softmax, softmax
 
 Array = np.ndarray
 LossFn = Callable[[Array, Array, Array], tuple[float, Array]]
@@ -47,9 +47,15 @@ def binary_log_loss(raw: Array, y: Array, sw: Array) -> tuple[float, Array]:
 
 def log_loss(raw: Array, y: Array, sw: Array) -> tuple[float, Array]:
     """Categorical cross-entropy of a softmax over the columns."""
-    per_sample = logsumexp(raw, axis=1) - np.einsum("ij,ij->i", y, raw)
+    # one exp serves both the log-sum-exp and the softmax; shifting by the row
+    # maximum keeps every exponent <= 0, so nothing overflows
+    shift = raw.max(axis=1, keepdims=True)
+    grad = np.exp(raw - shift)
+    total = grad.sum(axis=1, keepdims=True)
+    lse = np.log(total[:, 0]) + shift[:, 0]
+    per_sample = lse - np.einsum("ij,ij->i", y, raw)
     value = _weighted_mean(per_sample, sw)
-    grad = softmax(raw, axis=1)
+    grad /= total
     grad -= y
     grad *= (sw / sw.sum())[:, None]
     return value, grad

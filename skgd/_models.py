@@ -208,7 +208,7 @@ def _relu(z: Array) -> Array:
 
 
 def _relu_grad(a: Array, delta: Array) -> None:
-    delta[a <= 0] = 0
+    np.multiply(delta, a > 0, out=delta)
 
 
 def _tanh_grad(a: Array, delta: Array) -> None:

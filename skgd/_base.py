@@ -74,6 +74,7 @@ class _Progress:
         snap = {name: getattr(self, name) for name in self._SCALARS}
         snap["opt_state"] = self.opt_state
         snap["lengths"] = {name: len(c) for name, c in self.curves.items()}
+        snap["rng_state"] = self.rng.get_state()
         return snap
 
     def restore(self, snap: dict[str, Any]) -> None:
@@ -82,6 +83,7 @@ class _Progress:
         self.opt_state = snap["opt_state"]
         for name, length in snap["lengths"].items():
             del self.curves[name][length:]
+        self.rng.set_state(snap["rng_state"])
 
 
 @dataclass
@@ -319,37 +321,38 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
     # --------------------------------------------------------- training loop
     def _train(self, run: _Run, progress: _Progress, theta, train, val, incremental):
         max_epochs = 1 if incremental else self.max_iter
-        best_theta = theta
+        # (theta, best theta, snapshot) of the last complete epoch, stored in one
+        # assignment so that an interrupt arriving anywhere finds it consistent
+        done = (theta, theta, progress.snapshot())
         with np.errstate(
             over="ignore", invalid="ignore", divide="ignore", under="ignore"
         ):
-            for _ in range(max_epochs):
-                snap = progress.snapshot()
-                try:
-                    theta, stop, improved = self._epoch(
-                        run, progress, theta, train, val
+            try:
+                for _ in range(max_epochs):
+                    new, stop, improved = self._epoch(
+                        run, progress, done[0], train, val
                     )
-                except KeyboardInterrupt:
-                    progress.restore(snap)  # theta still holds the epoch's start
-                    warnings.warn(
-                        "Training interrupted by user; the model holds the weights "
-                        f"of the last complete epoch ({progress.n_iter}).",
-                        UserWarning,
-                        stacklevel=2,
-                    )
-                    break
-                if improved:
-                    best_theta = theta
-                if stop:
-                    break
-            else:
-                if not incremental:
-                    warnings.warn(
-                        f"{type(self).__name__}: max_iter={self.max_iter} epochs "
-                        "reached before convergence. Increase max_iter, or raise tol.",
-                        ConvergenceWarning,
-                        stacklevel=2,
-                    )
+                    done = (new, new if improved else done[1], progress.snapshot())
+                    if stop:
+                        break
+                else:
+                    if not incremental:
+                        warnings.warn(
+                            f"{type(self).__name__}: max_iter={self.max_iter} epochs "
+                            "reached before convergence. Increase max_iter, or "
+                            "raise tol.",
+                            ConvergenceWarning,
+                            stacklevel=2,
+                        )
+            except KeyboardInterrupt:
+                progress.restore(done[2])
+                warnings.warn(
+                    "Training interrupted by user; the model holds the weights "
+                    f"of the last complete epoch ({progress.n_iter}).",
+                    UserWarning,
+                    stacklevel=2,
+                )
+        theta, best_theta = done[0], done[1]
         if val is not None and progress.curves["validation_scores_"]:
             return best_theta  # early stopping restores the best epoch
         return theta

@@ -172,6 +172,12 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
     def _resolve_learning_rate(self, model, penalty, X, sw, batch_size: int) -> float:
         return float(self.learning_rate_init)
 
+    def _decay_scale(self) -> float:
+        """Factor on ``weight_decay``, so that ``lr * weight_decay`` (the share
+        of the weights decayed per step) does not carry the unit of a rate
+        resolved from the data."""
+        return 1.0
+
     def _split_validation(self, Y: Array, rng) -> tuple[Array, Array]:
         n = Y.shape[0]
         n_val = int(np.ceil(self.validation_fraction * n))
@@ -293,6 +299,7 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
                 model, penalty, X, sw, batch_size
             )
         params = self.get_params()
+        params["weight_decay"] = self.weight_decay * self._decay_scale()
         return _Run(
             model=model,
             loss=LOSSES[self.out_activation_],
@@ -409,6 +416,12 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
             n_steps += 1
         if not np.all(np.isfinite(theta)):
             self._check_divergence(np.inf, progress)
+        if run.full_batch and gd_stat <= self.tol:
+            # stationarity was measured where the gradient was taken; a last
+            # step that went uphill (a rate far beyond 2 / L, e.g. a converged
+            # fit warm-started with a huge rate) is not an answer: go on
+            if _objective(run, theta, data) > loss + 1e-6 * progress.loss_ref:
+                gd_stat = np.inf
         progress.opt_state = state
         progress.t += n_steps
         return theta, loss_sum / weight_sum, norm_sum / max(n_steps, 1), gd_stat
@@ -483,6 +496,13 @@ def _clip(grad: Array, clip_norm: float | None, clip_value: float | None) -> flo
         if clipped > clip_norm:
             grad *= clip_norm / clipped
     return norm
+
+
+def _objective(run: _Run, theta: Array, data) -> float:
+    """The training objective (loss plus penalty) at ``theta``."""
+    X, Y, sw = data
+    raw = run.model.forward(theta, X)[0]
+    return run.loss(raw, Y, sw)[0] + run.penalty.value(theta)
 
 
 def _reference_loss(run: _Run, theta: Array, data) -> float:

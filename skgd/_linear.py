@@ -158,7 +158,9 @@ class GDRegressor(RegressorMixin, BaseGD):
     weight_decay : float, default=0.01
         Decoupled weight decay of 'adamw' (Loshchilov & Hutter, 2019): each
         step also moves the weights (never the intercepts) by
-        ``-lr * weight_decay * w``. Only used when solver='adamw'.
+        ``-lr * weight_decay * w``; with ``learning_rate_init='auto'`` (a rate
+        in the unit of ``y``) it is divided by ``std(y)``, so the share decayed
+        per step stays ``0.01 * weight_decay``. Only used when solver='adamw'.
 
     rho : float, default=0.95
         Decay of the squared-gradient average of 'rmsprop' and of both
@@ -540,6 +542,13 @@ class GDRegressor(RegressorMixin, BaseGD):
             # batches ('gd') afford the larger step thanks to the restarts
             lr *= 1.0 - self.momentum
         return lr
+
+    def _decay_scale(self):
+        # the 'auto' rate of the adaptive solvers is 0.01 * std(y); without this
+        # the decay lr * weight_decay * w would grow with the unit of y
+        if self.learning_rate_init == "auto" and self._y_train_scale > 0:
+            return 1.0 / self._y_train_scale
+        return 1.0
 
     def _score_raw(self, raw, Y, sw):
         return float(r2_score(Y, raw, sample_weight=sw))

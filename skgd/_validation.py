@@ -8,9 +8,11 @@ one-file fix.
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import _check_sample_weight
+from sklearn.utils.validation import validate_data as _sklearn_validate_data
 
 __all__ = [
     "Integral",
@@ -21,6 +23,41 @@ __all__ = [
     "check_sample_weight",
     "validate_data",
 ]
+
+
+def validate_data(_estimator, /, X="no_validation", y="no_validation", **kwargs):
+    """scikit-learn's ``validate_data``, plus a magnitude check when fitting.
+
+    Finite values so large that their squares overflow (about 1e153 in
+    float64) make the data statistics, the curvature and the objective
+    non-finite; they are rejected up front with a message naming the remedy
+    rather than surfacing as numpy overflow warnings or a ``LinAlgError``.
+    """
+    out = _sklearn_validate_data(_estimator, X, y, **kwargs)
+    if isinstance(X, str) or isinstance(y, str):
+        return out  # not a fit: "no_validation" was passed for X or y
+    X_valid, y_valid = out
+    _check_magnitude(X_valid, "X")
+    if kwargs.get("y_numeric"):
+        _check_magnitude(y_valid, "y")
+    return out
+
+
+def _check_magnitude(a, name: str) -> None:
+    data = a.data if sp.issparse(a) else np.asarray(a)
+    if data.dtype.kind != "f" or data.size == 0:
+        return
+    n = max(a.shape[0], 1)
+    # sums of n squares stay finite below this bound
+    limit = float(np.sqrt(np.finfo(data.dtype).max / n))
+    peak = float(np.max(np.abs(data)))
+    if peak > limit:
+        raise ValueError(
+            f"{name} contains values too large to train on: the largest "
+            f"magnitude is {peak:.3g}, and with {a.shape[0]} samples of dtype "
+            f"{data.dtype} sums of squares overflow beyond {limit:.3g}. Scale "
+            f"the {'features (e.g. StandardScaler)' if name == 'X' else 'target'}."
+        )
 
 
 def check_sample_weight(sample_weight, X, dtype) -> np.ndarray:

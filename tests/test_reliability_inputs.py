@@ -1,0 +1,456 @@
+"""Reliability of input validation, for both estimators and every solver.
+
+Every bad input raises the documented exception, with a message that names the
+problem, before any training happens; a previously fitted estimator is left
+exactly as it was and a fresh one stays unfitted. The caller's arrays are
+never written to, and read-only memory-mapped input is accepted.
+"""
+
+import copy
+import dataclasses
+import re
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+from skgd import GDMLPClassifier, GDRegressor
+from skgd._base import BaseGD
+from skgd._optimizers import SOLVERS
+
+N, P = 40, 3
+KINDS = ("regressor", "classifier")
+
+
+def _data(kind, n=N, p=P, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, p)
+    if kind == "regressor":
+        y = X @ np.arange(1.0, p + 1) + 0.5
+    else:
+        y = np.digitize(X[:, 0], [-0.4, 0.4])  # three classes
+    return X, y
+
+
+def _make(kind, solver, **params):
+    params = {"solver": solver, "max_iter": 3, "random_state": 0, **params}
+    if kind == "regressor":
+        return GDRegressor(**params)
+    params.setdefault("learning_rate_init", 0.01)
+    return GDMLPClassifier((4,), **params)
+
+
+def _quiet_fit(est, X, y, sample_weight=None):
+    # max_iter is tiny on purpose: the convergence warning is expected noise
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return est.fit(X, y, sample_weight=sample_weight)
+
+
+def _fitted(kind, solver):
+    X, y = _data(kind)
+    return _quiet_fit(_make(kind, solver), X, y)
+
+
+def _assert_same(a, b, path="vars(est)"):
+    """Deep equality of two estimator states (arrays compared by value)."""
+    if isinstance(a, np.random.RandomState):
+        sa, sb = a.get_state(), b.get_state()
+        assert all(np.array_equal(x, y) for x, y in zip(sa, sb, strict=True)), path
+    elif isinstance(a, np.ndarray):
+        assert isinstance(b, np.ndarray), path
+        assert a.dtype == b.dtype and a.shape == b.shape, path
+        assert np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"), path
+    elif isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), path
+        for k in a:
+            _assert_same(a[k], b[k], f"{path}[{k!r}]")
+    elif isinstance(a, list | tuple):
+        assert type(a) is type(b) and len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _assert_same(x, y, f"{path}[{i}]")
+    elif dataclasses.is_dataclass(a) or hasattr(a, "__dict__"):
+        assert type(a) is type(b), path
+        _assert_same(vars(a), vars(b), f"{path}.vars")
+    elif isinstance(a, float) and np.isnan(a):
+        assert isinstance(b, float) and np.isnan(b), path
+    else:
+        assert a == b, f"{path}: {a!r} != {b!r}"
+
+
+def _no_train(*args, **kwargs):
+    raise AssertionError("training started before the input was rejected")
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Fail loudly if a training loop starts: validation must come first."""
+    monkeypatch.setattr(BaseGD, "_train", _no_train)
+
+
+def _bad_cases(kind):
+    """name -> (call(est, X, y, sw), exception type, message fragment)."""
+    X, y = _data(kind)
+    sw = np.ones(N)
+
+    def with_value(a, value, where=(0, 0)):
+        a = np.array(a, dtype=float)
+        a[where if a.ndim == 2 else where[0]] = value
+        return a
+
+    object_X = X.astype(object)
+    object_X[0, 0] = {"not": "a number"}
+    none_X = X.astype(object)
+    none_X[0, 1] = None
+    cases = {
+        "X_nan": (lambda e: e.fit(with_value(X, np.nan), y), ValueError, "NaN"),
+        "X_inf": (lambda e: e.fit(with_value(X, np.inf), y), ValueError, "infinity"),
+        "X_neginf": (
+            lambda e: e.fit(with_value(X, -np.inf), y),
+            ValueError,
+            "infinity",
+        ),
+        "y_nan": (
+            lambda e: e.fit(X, with_value(y, np.nan)),
+            ValueError,
+            "y contains NaN",
+        ),
+        "y_inf": (lambda e: e.fit(X, with_value(y, np.inf)), ValueError, "infinity"),
+        "sw_nan": (
+            lambda e: e.fit(X, y, sample_weight=with_value(sw, np.nan)),
+            ValueError,
+            "sample_weight contains NaN",
+        ),
+        "sw_inf": (
+            lambda e: e.fit(X, y, sample_weight=with_value(sw, np.inf)),
+            ValueError,
+            "sample_weight contains infinity",
+        ),
+        "X_empty": (lambda e: e.fit(X[:0], y[:0]), ValueError, "0 sample(s)"),
+        "X_no_features": (lambda e: e.fit(X[:, :0], y), ValueError, "0 feature(s)"),
+        "X_1d": (lambda e: e.fit(X[:, 0], y), ValueError, "Expected 2D array"),
+        "X_3d": (lambda e: e.fit(X[:, :, None], y), ValueError, "dim 3"),
+        "len_X_y": (
+            lambda e: e.fit(X, y[:-1]),
+            ValueError,
+            "inconsistent numbers of samples",
+        ),
+        "len_X_sw": (
+            lambda e: e.fit(X, y, sample_weight=sw[:-1]),
+            ValueError,
+            "sample_weight.shape == (39,)",
+        ),
+        "sw_too_long": (
+            lambda e: e.fit(X, y, sample_weight=np.ones(N + 1)),
+            ValueError,
+            "sample_weight.shape == (41,)",
+        ),
+        "sw_2d": (
+            lambda e: e.fit(X, y, sample_weight=np.ones((N, 1))),
+            ValueError,
+            "1D array or scalar",
+        ),
+        "X_strings": (
+            lambda e: e.fit(np.full((N, P), "abc"), y),
+            ValueError,
+            "could not convert string to float",
+        ),
+        "X_complex": (
+            lambda e: e.fit(X + 1j, y),
+            ValueError,
+            "Complex data not supported",
+        ),
+        "X_object_dict": (
+            lambda e: e.fit(object_X, y),
+            TypeError,
+            "float() argument must be",
+        ),
+        "X_object_none": (lambda e: e.fit(none_X, y), ValueError, "NaN"),
+        "y_complex": (
+            lambda e: e.fit(X, y + 1j),
+            ValueError,
+            "Complex data not supported",
+        ),
+        "sw_negative": (
+            lambda e: e.fit(X, y, sample_weight=with_value(sw, -1.0)),
+            ValueError,
+            "Negative values",
+        ),
+        "sw_all_zero": (
+            lambda e: e.fit(X, y, sample_weight=np.zeros(N)),
+            ValueError,
+            "non-zero",
+        ),
+        "sw_strings": (
+            lambda e: e.fit(X, y, sample_weight=np.full(N, "a")),
+            ValueError,
+            "sample_weight must be numeric",
+        ),
+        "sw_complex": (
+            lambda e: e.fit(X, y, sample_weight=sw + 1j),
+            ValueError,
+            "sample_weight must be numeric",
+        ),
+        # finite, but squares overflow float64: rejected, not a LinAlgError
+        "X_huge_finite": (
+            lambda e: e.fit(X * 1e200, y),
+            ValueError,
+            "X contains values too large to train on",
+        ),
+        "X_huge_finite_float32": (
+            lambda e: e.fit((X * 1e30).astype(np.float32), y),
+            ValueError,
+            "X contains values too large to train on",
+        ),
+        "partial_fit_X_nan": (
+            lambda e: _partial_fit(e, with_value(X, np.nan), y),
+            ValueError,
+            "NaN",
+        ),
+        "partial_fit_sw_negative": (
+            lambda e: _partial_fit(e, X, y, sample_weight=with_value(sw, -1.0)),
+            ValueError,
+            "Negative values",
+        ),
+    }
+    if kind == "classifier":
+        cont = X @ np.arange(1.0, P + 1) + 0.5
+        cases["y_continuous"] = (
+            lambda e: e.fit(X, cont),
+            ValueError,
+            "Unknown label type: continuous",
+        )
+        cases["y_single_class"] = (
+            lambda e: e.fit(X, np.zeros(N, dtype=int)),
+            ValueError,
+            "only one class",
+        )
+        cases["y_single_class_str"] = (
+            lambda e: e.fit(X, np.full(N, "cat")),
+            ValueError,
+            "only one class",
+        )
+    else:
+        cases["y_huge_finite"] = (
+            lambda e: e.fit(X, y * 1e160),
+            ValueError,
+            "y contains values too large to train on",
+        )
+        cases["y_strings"] = (
+            lambda e: e.fit(X, np.full(N, "abc")),
+            ValueError,
+            "could not convert string to float",
+        )
+    return cases
+
+
+def _partial_fit(est, X, y, sample_weight=None):
+    if isinstance(est, GDMLPClassifier) and not hasattr(est, "classes_"):
+        return est.partial_fit(X, y, classes=np.unique(y), sample_weight=sample_weight)
+    return est.partial_fit(X, y, sample_weight=sample_weight)
+
+
+def _case_ids(kind):
+    return [(kind, name) for name in _bad_cases(kind)]
+
+
+CASES = _case_ids("regressor") + _case_ids("classifier")
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize(("kind", "case"), CASES, ids=[f"{k}-{c}" for k, c in CASES])
+def test_bad_input_rejected_before_training(kind, case, solver, no_training):
+    call, exc, fragment = _bad_cases(kind)[case]
+
+    fresh = _make(kind, solver)
+    before_fresh = copy.deepcopy(vars(fresh))
+    with pytest.raises(exc, match=_literal(fragment)):
+        call(fresh)
+    _assert_same(before_fresh, vars(fresh))
+    with pytest.raises(NotFittedError):
+        check_is_fitted(fresh)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize(("kind", "case"), CASES, ids=[f"{k}-{c}" for k, c in CASES])
+def test_bad_input_leaves_fitted_estimator_unchanged(kind, case, solver, monkeypatch):
+    call, exc, fragment = _bad_cases(kind)[case]
+    est = _fitted(kind, solver)
+    before = copy.deepcopy(vars(est))
+    X, _ = _data(kind)
+    pred = est.predict(X)
+
+    monkeypatch.setattr(BaseGD, "_train", _no_train)
+    with pytest.raises(exc, match=_literal(fragment)):
+        call(est)
+    _assert_same(before, vars(est))
+    np.testing.assert_array_equal(est.predict(X), pred)
+
+
+def _literal(fragment):
+    return re.escape(fragment)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("method", ["predict", "partial_fit", "score"])
+def test_wrong_feature_count_after_fit(kind, solver, method, monkeypatch):
+    X, y = _data(kind)
+    est = _fitted(kind, solver)
+    before = copy.deepcopy(vars(est))
+    monkeypatch.setattr(BaseGD, "_train", _no_train)
+    call = {
+        "predict": lambda: est.predict(X[:, :2]),
+        "partial_fit": lambda: est.partial_fit(X[:, :2], y),
+        "score": lambda: est.score(np.hstack([X, X]), y),
+    }[method]
+    with pytest.raises(ValueError, match=r"features, but \w+ is expecting 3 features"):
+        call()
+    _assert_same(before, vars(est))
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_predict_before_fit(kind, solver):
+    X, _ = _data(kind)
+    est = _make(kind, solver)
+    before = copy.deepcopy(vars(est))
+    methods = ["predict", "score"]
+    if kind == "classifier":
+        methods += ["predict_proba", "predict_log_proba"]
+    for method in methods:
+        args = (X,) if method != "score" else (X, _data(kind)[1])
+        with pytest.raises(NotFittedError, match="is not fitted yet"):
+            getattr(est, method)(*args)
+    _assert_same(before, vars(est))
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_classifier_partial_fit_needs_classes(solver, no_training):
+    X, y = _data("classifier")
+    est = _make("classifier", solver)
+    with pytest.raises(ValueError, match="classes must be passed"):
+        est.partial_fit(X, y)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(est)
+
+
+# ------------------------------------------------------- caller's arrays
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("layout", ["float64-C", "float32-F", "float64-2d-y", "int-X"])
+def test_caller_arrays_never_modified(kind, solver, layout):
+    X, y = _data(kind)
+    sw = np.random.RandomState(1).uniform(0.5, 2.0, N)
+    if layout == "float32-F":
+        X, sw = np.asfortranarray(X, dtype=np.float32), sw.astype(np.float32)
+    elif layout == "float64-2d-y" and kind == "regressor":
+        y = np.column_stack([y, -y])
+    elif layout == "int-X":
+        X = np.round(X * 10).astype(np.int64)
+    originals = [a.copy() for a in (X, y, sw)]
+    flags = [a.flags.c_contiguous for a in (X, y, sw)]
+
+    est = _make(kind, solver, warm_start=True)
+    _quiet_fit(est, X, y, sample_weight=sw)
+    _quiet_fit(est, X, y, sample_weight=sw)  # warm-started continuation
+    _partial_fit(est, X, y, sample_weight=sw)
+    est.predict(X)
+    est.score(X, y, sample_weight=sw)
+    if kind == "classifier":
+        est.predict_proba(X)
+        est.predict_log_proba(X)
+    fresh = _make(kind, solver)
+    _partial_fit(fresh, X, y, sample_weight=sw)
+
+    for a, orig, c in zip((X, y, sw), originals, flags, strict=True):
+        assert a.dtype == orig.dtype
+        assert a.flags.c_contiguous == c
+        np.testing.assert_array_equal(a, orig)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_caller_arrays_never_modified_class_weight_and_early_stopping(kind, solver):
+    X, y = _data(kind)
+    sw = np.random.RandomState(1).uniform(0.5, 2.0, N)
+    originals = [a.copy() for a in (X, y, sw)]
+    params = {"early_stopping": True, "validation_fraction": 0.25}
+    if kind == "classifier":
+        params["class_weight"] = "balanced"
+    est = _make(kind, solver, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y, sample_weight=sw)
+    for a, orig in zip((X, y, sw), originals, strict=True):
+        np.testing.assert_array_equal(a, orig)
+
+
+# ------------------------------------------------ read-only memmap input
+
+
+def _memmap(tmp_path, name, array):
+    path = tmp_path / f"{name}.dat"
+    writable = np.memmap(path, dtype=array.dtype, mode="w+", shape=array.shape)
+    writable[...] = array
+    writable.flush()
+    del writable
+    return np.memmap(path, dtype=array.dtype, mode="r", shape=array.shape)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_read_only_memmap_input(kind, solver, tmp_path):
+    X, y = _data(kind)
+    sw = np.random.RandomState(1).uniform(0.5, 2.0, N)
+    Xm, ym, swm = (
+        _memmap(tmp_path, name, a) for name, a in (("X", X), ("y", y), ("sw", sw))
+    )
+    for a in (Xm, ym, swm):
+        assert not a.flags.writeable
+
+    est = _quiet_fit(_make(kind, solver), Xm, ym, sample_weight=swm)
+    ref = _quiet_fit(_make(kind, solver), X, y, sample_weight=sw)
+    np.testing.assert_array_equal(est.predict(Xm), ref.predict(X))
+
+    est.partial_fit(Xm, ym, sample_weight=swm)
+    ref.partial_fit(X, y, sample_weight=sw)
+    np.testing.assert_array_equal(est.predict(Xm), ref.predict(X))
+
+    fresh = _make(kind, solver)
+    _partial_fit(fresh, Xm, ym, sample_weight=swm)
+    assert np.all(np.isfinite(fresh.predict(Xm)))
+    if kind == "classifier":
+        proba = est.predict_proba(Xm)
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+    for a, orig in zip((Xm, ym, swm), (X, y, sw), strict=True):
+        np.testing.assert_array_equal(a, orig)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("what", ["X", "y"])
+@pytest.mark.parametrize("scale", [1e100, 1e150])
+def test_large_finite_values_below_the_limit_never_crash_in_numpy(what, scale, solver):
+    """Just below the rejection bound: a fit, or the divergence ValueError."""
+    X, y = _data("regressor")
+    if what == "X":
+        X = X * scale
+    else:
+        y = y * scale
+    est = _make("regressor", solver, max_iter=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with np.errstate(over="warn", invalid="warn", divide="warn"):
+            try:
+                est.fit(X, y)
+            except ValueError as exc:
+                assert "diverged in epoch" in str(exc)
+                return
+    assert np.all(np.isfinite(est.coef_)) and np.isfinite(est.intercept_)
+    assert np.all(np.isfinite(est.predict(X)))

@@ -232,11 +232,13 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         )
         if not continuing:
             progress.opt_state = run.optimizer.init(theta)
-            progress.loss_ref = _reference_loss(run, theta, train)
+            progress.loss_ref, start = _reference_loss(run, theta, train)
         if not incremental:
             progress.no_improvement, progress.best_score = 0, -np.inf
 
-        theta = self._train(run, progress, theta, train, val, incremental)
+        theta, lowest = self._train(run, progress, theta, train, val, incremental)
+        if not continuing and not incremental:
+            theta = self._check_final(run, progress, theta, lowest, train, start)
         self._write_fitted(model, theta, progress)
         progress.theta, progress.packed = theta, self._pack(model, theta.dtype)
         self._progress = progress
@@ -331,6 +333,8 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         # (theta, best theta, snapshot) of the last complete epoch, stored in one
         # assignment so that an interrupt arriving anywhere finds it consistent
         done = (theta, theta, progress.snapshot())
+        # the parameters that entered the epoch of lowest training loss
+        lowest, lowest_loss = theta, np.inf
         with np.errstate(
             over="ignore", invalid="ignore", divide="ignore", under="ignore"
         ):
@@ -339,6 +343,11 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
                     new, stop, improved = self._epoch(
                         run, progress, done[0], train, val
                     )
+                    if progress.curves["loss_curve_"][-1] < lowest_loss:
+                        lowest, lowest_loss = (
+                            done[0],
+                            progress.curves["loss_curve_"][-1],
+                        )
                     done = (new, new if improved else done[1], progress.snapshot())
                     if stop:
                         break
@@ -361,8 +370,8 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
                 )
         theta, best_theta = done[0], done[1]
         if val is not None and progress.curves["validation_scores_"]:
-            return best_theta  # early stopping restores the best epoch
-        return theta
+            return best_theta, lowest  # early stopping restores the best epoch
+        return theta, lowest
 
     def _epoch(self, run: _Run, progress: _Progress, theta, train, val):
         lr = run.schedule(progress.n_iter) * progress.lr_scale
@@ -431,9 +440,46 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         if np.isfinite(loss) and loss <= limit:
             return
         what = "became non-finite" if not np.isfinite(loss) else f"reached {loss:.3g}"
-        raise ValueError(
-            f"{type(self).__name__} diverged in epoch {progress.n_iter + 1}: the "
-            f"training objective {what} (reference {progress.loss_ref:.3g}). "
+        raise self._divergence_error(
+            f"in epoch {progress.n_iter + 1}: the training objective {what} "
+            f"(reference {progress.loss_ref:.3g})",
+            progress,
+        )
+
+    def _check_final(self, run: _Run, progress: _Progress, theta, lowest, train, start):
+        """A fresh fit never returns a model worse than where it started.
+
+        A climb slower than the divergence guard's factor can stall the
+        no-improvement rule, which then stops on the worst epoch. Such a fit
+        falls back, with a warning, to the parameters that entered its epoch
+        of lowest training loss when those beat the start, and raises
+        otherwise.
+        """
+        slack = 1e-3 * progress.loss_ref
+        final = _objective(run, theta, train)
+        if final <= start + slack:
+            return theta
+        fallback = _objective(run, lowest, train)
+        if fallback <= start + slack:
+            warnings.warn(
+                f"{type(self).__name__}: the training objective ended at "
+                f"{final:.3g}, above its starting value {start:.3g}; returning "
+                f"the weights of the epoch of lowest training loss ({fallback:.3g})."
+                " Lower learning_rate_init, scale the features, or set clip_norm.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+            return lowest
+        raise self._divergence_error(
+            f": after {progress.n_iter} epochs the training objective ended at "
+            f"{final:.3g}, above its starting value {start:.3g}",
+            progress,
+        )
+
+    def _divergence_error(self, where: str, progress: _Progress) -> ValueError:
+        sep = "" if where.startswith(":") else " "
+        return ValueError(
+            f"{type(self).__name__} diverged{sep}{where}. "
             "Scale the features (e.g. StandardScaler), lower learning_rate_init "
             f"(the rate was {progress.learning_rate:.3g}), or set clip_norm."
         )
@@ -505,11 +551,11 @@ def _objective(run: _Run, theta: Array, data) -> float:
     return run.loss(raw, Y, sw)[0] + run.penalty.value(theta)
 
 
-def _reference_loss(run: _Run, theta: Array, data) -> float:
-    """Scale of the objective the divergence guard compares against."""
+def _reference_loss(run: _Run, theta: Array, data) -> tuple[float, float]:
+    """The divergence guard's reference scale, and the starting objective."""
     X, Y, sw = data
     raw = run.model.forward(theta, X)[0]
     start = run.loss(raw, Y, sw)[0] + run.penalty.value(theta)
     null = run.loss(np.zeros_like(raw), Y, sw)[0]
     ref = max(start, null)
-    return ref if np.isfinite(ref) and ref > 0 else 1.0
+    return (ref if np.isfinite(ref) and ref > 0 else 1.0), start

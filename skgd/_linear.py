@@ -53,8 +53,10 @@ class GDRegressor(RegressorMixin, BaseGD):
         whatever the scale of the features. For 'adam',
         whose step moves each weight by about the rate regardless of the
         curvature (and 'adamw', 'rmsprop', 'adagrad'), 'auto' means
-        ``0.01 * std(y)`` (the weights live on the scale of ``y`` in
-        standardized coordinates), or 0.01 for constant ``y``; for
+        ``0.01 * std(y) / sqrt(1 + m**2)`` (the weights live on the scale of
+        ``y`` in standardized coordinates; ``m`` is the largest column mean in
+        standard deviations, since these solvers' columns are not centered),
+        or 0.01 for constant ``y``; for
         'adadelta' it means 1.0 (Zeiler's rule).
         The value used is stored in ``learning_rate_init_``.
 
@@ -296,7 +298,8 @@ class GDRegressor(RegressorMixin, BaseGD):
     ``v`` to zero whenever the step goes uphill (O'Donoghue & Candès, 2015).
     The coefficients start at zero and the intercept at the weighted mean of
     ``y``. A fit whose objective becomes non-finite or grows beyond 1e4 times
-    its starting scale raises a ``ValueError`` naming the epoch.
+    its starting scale raises a ``ValueError`` naming the epoch, and so does a
+    fresh ``fit`` whose final objective ends above its starting value.
 
     References
     ----------
@@ -504,9 +507,13 @@ class GDRegressor(RegressorMixin, BaseGD):
             mean, scale = (None, None)
             if self.precondition:
                 mean, scale = weighted_mean_scale(X, sw)
+            # how far the uncentered columns sit from 0, in standard deviations
+            self._x_offset = 0.0
             if self.solver in ADAPTIVE_SOLVERS:
                 # a centered intercept sits at its optimum, where its gradient
                 # is rounding noise that Adam's normalized step would amplify
+                if mean is not None and self.fit_intercept:
+                    self._x_offset = float(np.max(np.abs(mean / scale), initial=0))
                 mean = None
             self._x_mean, self._x_scale = mean, scale
         return LinearModel(
@@ -528,7 +535,10 @@ class GDRegressor(RegressorMixin, BaseGD):
         if self.solver not in ("gd", "sgd"):
             # in standardized coordinates the weights are on the scale of y
             Y = self._y_train_scale
-            return _ADAPTIVE_AUTO_LR * (Y if Y > 0 else 1.0)
+            # on uncentered columns a step of lr on a weight moves the output
+            # by about lr * sqrt(1 + offset**2)
+            offset = float(np.hypot(1.0, self._x_offset))
+            return _ADAPTIVE_AUTO_LR * (Y if Y > 0 else 1.0) / offset
         L, L_max = model.curvature(X, sw)
         n, b = int(np.count_nonzero(sw)), batch_size
         if 1 < b < n:

@@ -297,9 +297,17 @@ class GDRegressor(RegressorMixin, BaseGD):
     soft-thresholding of the weights by ``lr * alpha * rho``. 'gd' resets
     ``v`` to zero whenever the step goes uphill (O'Donoghue & Candès, 2015).
     The coefficients start at zero and the intercept at the weighted mean of
-    ``y``. A fit whose objective becomes non-finite or grows beyond 1e4 times
-    its starting scale raises a ``ValueError`` naming the epoch, and so does a
-    fresh ``fit`` whose final objective ends above its starting value.
+    ``y``.
+
+    Reliability: a fit whose objective becomes non-finite or grows beyond 1e4
+    times its starting scale raises a ``ValueError`` naming the epoch. A fresh
+    ``fit`` whose final objective ends above its starting value falls back to
+    the parameters of its epoch of lowest training loss with a
+    ``ConvergenceWarning``, or raises if none beats the start. A failed call
+    leaves the estimator as it was; Ctrl-C keeps the last complete epoch and
+    warns. The same ``random_state`` gives bit-identical results across
+    processes; across BLAS thread counts results agree to about 1e-13
+    (OpenBLAS splits its sums differently).
 
     References
     ----------

@@ -179,7 +179,8 @@ class GDMLPClassifier(ClassifierMixin, BaseGD):
 
     warm_start : bool, default=False
         Whether ``fit`` continues from the previous solution, optimizer state
-        and schedule position.
+        and schedule position instead of starting afresh. ``n_iter_``, ``t_``
+        and the curves then keep counting across calls.
 
     verbose : int, default=0
         Whether to print the loss after each epoch.
@@ -270,6 +271,16 @@ class GDMLPClassifier(ClassifierMixin, BaseGD):
 
     Probabilities are computed from the logits with log-sum-exp, so they stay
     finite and sum to one for any logits.
+
+    Reliability: a fit whose objective becomes non-finite or grows beyond 1e4
+    times its starting scale raises a ``ValueError`` naming the epoch. A fresh
+    ``fit`` whose final objective ends above its starting value falls back to
+    the parameters of its epoch of lowest training loss with a
+    ``ConvergenceWarning``, or raises if none beats the start. A failed call
+    leaves the estimator as it was; Ctrl-C keeps the last complete epoch and
+    warns. The same ``random_state`` gives bit-identical results across
+    processes; across BLAS thread counts results agree to about 1e-13
+    (OpenBLAS splits its sums differently).
 
     Examples
     --------

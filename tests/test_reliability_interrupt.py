@@ -21,10 +21,11 @@ import warnings
 
 import numpy as np
 import pytest
+from _reliability import flat_params, make_estimator
 from sklearn.datasets import load_digits, make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
 
-from skgd import GDMLPClassifier, GDRegressor
+from skgd import GDMLPClassifier
 from skgd._base import _Progress
 from skgd._models import MLP, LinearModel
 from skgd._optimizers import SOLVERS
@@ -40,22 +41,6 @@ def _data(name, n=160):
     return make_classification(
         n_samples=n, n_features=6, n_informative=4, n_classes=3, random_state=0
     )
-
-
-def _make(name, solver, **params):
-    params = {"solver": solver, "random_state": 0, "batch_size": 16, **params}
-    if name == "GDRegressor":
-        return GDRegressor(**params)
-    rate = 1.0 if solver == "adadelta" else 0.01
-    params = {"hidden_layer_sizes": (8,), "learning_rate_init": rate, **params}
-    return GDMLPClassifier(**params)
-
-
-def _flat(est):
-    """Every fitted parameter, as one vector."""
-    if isinstance(est, GDRegressor):
-        return np.concatenate([np.ravel(est.coef_), np.ravel(est.intercept_)])
-    return np.concatenate([a.ravel() for a in (*est.coefs_, *est.intercepts_)])
 
 
 def _state(est):
@@ -109,7 +94,7 @@ def _expect_interrupted(fit, X, y, timers=()):
 def _assert_consistent(est):
     assert est.n_iter_ == len(est.loss_curve_) == len(est.learning_rate_curve_)
     assert len(est.grad_norm_curve_) == est.n_iter_
-    assert np.all(np.isfinite(_flat(est)))
+    assert np.all(np.isfinite(flat_params(est)))
 
 
 # ---------------------------------------------------------------- deterministic
@@ -120,7 +105,9 @@ def test_fit_interrupted_mid_epoch_keeps_last_complete_epoch(monkeypatch, name, 
     # gd: one step per epoch, so call 7 is epoch 7's; others: 10 steps per epoch
     k = 7 if solver == "gd" else 25
     patch = _RaiseOnCall(monkeypatch, _MODEL_CLASS[name], k)
-    est = _make(name, solver, max_iter=10_000, tol=0.0, n_iter_no_change=10_000)
+    est = make_estimator(
+        name, solver, max_iter=10_000, tol=0.0, n_iter_no_change=10_000
+    )
     record = _expect_interrupted(est.fit, X, y)
     assert patch.calls == k
     expected_epochs = k - 1 if solver == "gd" else (k - 1) // 10
@@ -130,12 +117,14 @@ def test_fit_interrupted_mid_epoch_keeps_last_complete_epoch(monkeypatch, name, 
     monkeypatch.undo()
 
     twin = _fit_quietly(
-        _make(name, solver, max_iter=est.n_iter_, tol=0.0, n_iter_no_change=10_000),
+        make_estimator(
+            name, solver, max_iter=est.n_iter_, tol=0.0, n_iter_no_change=10_000
+        ),
         X,
         y,
     )
     # bit-identical: no half-updated parameter vector, no stale curve entry
-    np.testing.assert_array_equal(_flat(est), _flat(twin))
+    np.testing.assert_array_equal(flat_params(est), flat_params(twin))
     assert _state(est) == _state(twin)
     steps = 1 if solver == "gd" else 10
     assert est.t_ == steps * est.n_iter_
@@ -151,10 +140,10 @@ def test_fit_interrupted_mid_epoch_keeps_last_complete_epoch(monkeypatch, name, 
 def test_partial_fit_interrupted_mid_epoch_changes_nothing(monkeypatch, name, solver):
     X, y = _data(name)
     kw = {"classes": np.unique(y)} if name == "GDMLPClassifier" else {}
-    est = _make(name, solver)
+    est = make_estimator(name, solver)
     est.partial_fit(X, y, **kw)
     est.partial_fit(X, y)
-    before, coefs = _state(est), _flat(est).copy()
+    before, coefs = _state(est), flat_params(est).copy()
     opt_before = {k: v.copy() for k, v in est._progress.opt_state.items()}
 
     patch = _RaiseOnCall(monkeypatch, _MODEL_CLASS[name], 1 if solver == "gd" else 5)
@@ -162,7 +151,7 @@ def test_partial_fit_interrupted_mid_epoch_changes_nothing(monkeypatch, name, so
     assert patch.calls >= 1
     monkeypatch.undo()
     assert _state(est) == before
-    np.testing.assert_array_equal(_flat(est), coefs)
+    np.testing.assert_array_equal(flat_params(est), coefs)
     opt_after = est._progress.opt_state
     assert opt_after.keys() == opt_before.keys()
     for key, value in opt_before.items():
@@ -183,8 +172,8 @@ def test_resume_after_interrupt_matches_uninterrupted_twin(monkeypatch, name, so
     """
     X, y = _data(name)
     kw = {"classes": np.unique(y)} if name == "GDMLPClassifier" else {}
-    est = _make(name, solver)
-    twin = _make(name, solver)
+    est = make_estimator(name, solver)
+    twin = make_estimator(name, solver)
     for model in (est, twin):
         model.partial_fit(X, y, **kw)
     _RaiseOnCall(monkeypatch, _MODEL_CLASS[name], 1 if solver == "gd" else 5)
@@ -193,7 +182,7 @@ def test_resume_after_interrupt_matches_uninterrupted_twin(monkeypatch, name, so
     for _ in range(2):
         est.partial_fit(X, y)
         twin.partial_fit(X, y)
-    np.testing.assert_array_equal(_flat(est), _flat(twin))
+    np.testing.assert_array_equal(flat_params(est), flat_params(twin))
     assert _state(est) == _state(twin)
 
 
@@ -244,7 +233,7 @@ def test_sigint_during_long_fit(monkeypatch, solver):
     assert est.t_ == steps * est.n_iter_
 
     twin = _fit_quietly(GDMLPClassifier(**{**params, "max_iter": est.n_iter_}), X, y)
-    np.testing.assert_array_equal(_flat(est), _flat(twin))
+    np.testing.assert_array_equal(flat_params(est), flat_params(twin))
     assert _state(est) == _state(twin)
     np.testing.assert_array_equal(
         pickle.loads(pickle.dumps(est)).predict(X), twin.predict(X)
@@ -257,16 +246,16 @@ def test_sigint_during_long_partial_fit_epoch(monkeypatch, name):
     # >= 0.4 s and the signal (0.1 s in) lands mid-epoch
     X, y = _data(name, n=2000)
     kw = {"classes": np.unique(y)} if name == "GDMLPClassifier" else {}
-    est = _make(name, "adam", batch_size=10)
+    est = make_estimator(name, "adam", batch_size=10)
     est.partial_fit(X[:100], y[:100], **kw)
-    before, coefs = _state(est), _flat(est).copy()
+    before, coefs = _state(est), flat_params(est).copy()
     timers = _arm_sigint_on_first_backward(
         monkeypatch, _MODEL_CLASS[name], 0.1, sleep=0.002
     )
     _expect_interrupted(est.partial_fit, X, y, timers)
     monkeypatch.undo()
     assert _state(est) == before
-    np.testing.assert_array_equal(_flat(est), coefs)
+    np.testing.assert_array_equal(flat_params(est), coefs)
     _assert_consistent(est)
     np.testing.assert_array_equal(
         pickle.loads(pickle.dumps(est)).predict(X), est.predict(X)
@@ -291,15 +280,17 @@ def test_interrupt_between_two_epochs_is_caught_too(monkeypatch, name, solver):
         return original(progress)
 
     monkeypatch.setattr(_Progress, "snapshot", snapshot)
-    est = _make(name, solver, max_iter=50, tol=0.0, n_iter_no_change=1000)
+    est = make_estimator(name, solver, max_iter=50, tol=0.0, n_iter_no_change=1000)
     _expect_interrupted(est.fit, X, y)
     monkeypatch.undo()
     assert est.n_iter_ >= 1  # 1 or 2, depending on where the loop snapshots
     _assert_consistent(est)
     twin = _fit_quietly(
-        _make(name, solver, max_iter=est.n_iter_, tol=0.0, n_iter_no_change=1000),
+        make_estimator(
+            name, solver, max_iter=est.n_iter_, tol=0.0, n_iter_no_change=1000
+        ),
         X,
         y,
     )
-    np.testing.assert_array_equal(_flat(est), _flat(twin))
+    np.testing.assert_array_equal(flat_params(est), flat_params(twin))
     assert _state(est) == _state(twin)

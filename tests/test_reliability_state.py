@@ -14,6 +14,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pytest
+from _reliability import flat_params, make_estimator
 from sklearn.base import clone
 from sklearn.datasets import make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
@@ -49,22 +50,6 @@ def _data(name, n=160, n_classes=3, seed=0):
     )
 
 
-def _make(name, solver, **params):
-    params = {"solver": solver, "random_state": 0, "batch_size": 16, **params}
-    if name == "GDRegressor":
-        return GDRegressor(**params)
-    rate = 1.0 if solver == "adadelta" else 0.01
-    params = {"hidden_layer_sizes": (8,), "learning_rate_init": rate, **params}
-    return GDMLPClassifier(**params)
-
-
-def _flat(est):
-    """Every fitted parameter, as one vector."""
-    if isinstance(est, GDRegressor):
-        return np.concatenate([np.ravel(est.coef_), np.ravel(est.intercept_)])
-    return np.concatenate([a.ravel() for a in (*est.coefs_, *est.intercepts_)])
-
-
 def _history(est):
     return {
         "n_iter_": est.n_iter_,
@@ -95,14 +80,14 @@ def _classes_kw(name, y):
 @pytest.mark.parametrize("name", ESTIMATORS)
 def test_pickle_and_joblib_round_trips(tmp_path, name, solver):
     X, y = _data(name)
-    est = _fit_quietly(_make(name, solver, max_iter=5), X, y)
+    est = _fit_quietly(make_estimator(name, solver, max_iter=5), X, y)
     path = tmp_path / "est.joblib"
     joblib.dump(est, path)
     for copy in (pickle.loads(pickle.dumps(est)), joblib.load(path)):
         np.testing.assert_array_equal(copy.predict(X), est.predict(X))
         if name == "GDMLPClassifier":
             np.testing.assert_array_equal(copy.predict_proba(X), est.predict_proba(X))
-        np.testing.assert_array_equal(_flat(copy), _flat(est))
+        np.testing.assert_array_equal(flat_params(copy), flat_params(est))
         assert _history(copy) == _history(est)
 
 
@@ -112,14 +97,14 @@ def test_partial_fit_after_unpickling_continues_exactly(name, solver):
     """Optimizer moments, the step counter, the schedule position and the
     shuffling generator all survive pickling ('invscaling' schedule)."""
     X, y = _data(name)
-    twin = _make(name, solver, learning_rate="invscaling", power_t=0.5)
+    twin = make_estimator(name, solver, learning_rate="invscaling", power_t=0.5)
     twin.partial_fit(X, y, **_classes_kw(name, y))
     twin.partial_fit(X, y)
     restored = pickle.loads(pickle.dumps(twin))
     for _ in range(3):
         twin.partial_fit(X, y)
         restored.partial_fit(X, y)
-    np.testing.assert_array_equal(_flat(restored), _flat(twin))
+    np.testing.assert_array_equal(flat_params(restored), flat_params(twin))
     assert _history(restored) == _history(twin)
     assert restored.n_iter_ == 5
     _assert_same_opt_state(restored, twin)
@@ -132,7 +117,7 @@ def test_partial_fit_after_unpickling_continues_exactly(name, solver):
 @pytest.mark.parametrize("name", ESTIMATORS)
 def test_clone_is_fresh_and_unfitted(name):
     X, y = _data(name)
-    est = _fit_quietly(_make(name, "adam", max_iter=3, alpha=0.01), X, y)
+    est = _fit_quietly(make_estimator(name, "adam", max_iter=3, alpha=0.01), X, y)
     fresh = clone(est)
     assert fresh is not est
     assert fresh.get_params() == est.get_params()
@@ -156,7 +141,7 @@ def test_warm_fit_k_then_m_equals_fit_k_plus_m(name, solver):
     X, y = _data(name)
     common = {"tol": 0.0, "n_iter_no_change": 1000, "learning_rate": "invscaling"}
     warm = _fit_quietly(
-        _make(name, solver, max_iter=3, warm_start=True, **common), X, y
+        make_estimator(name, solver, max_iter=3, warm_start=True, **common), X, y
     )
     first = _history(warm)
     warm.set_params(max_iter=4)
@@ -168,8 +153,8 @@ def test_warm_fit_k_then_m_equals_fit_k_plus_m(name, solver):
         assert len(second[curve]) == 7
         assert second[curve][:3] == first[curve]
 
-    cold = _fit_quietly(_make(name, solver, max_iter=7, **common), X, y)
-    np.testing.assert_array_equal(_flat(warm), _flat(cold))
+    cold = _fit_quietly(make_estimator(name, solver, max_iter=7, **common), X, y)
+    np.testing.assert_array_equal(flat_params(warm), flat_params(cold))
     assert _history(warm) == _history(cold)
     _assert_same_opt_state(warm, cold)
 
@@ -178,11 +163,11 @@ def test_warm_fit_k_then_m_equals_fit_k_plus_m(name, solver):
 @pytest.mark.parametrize("name", ESTIMATORS)
 def test_partial_fit_k_times_equals_fit_k_epochs(name, solver):
     X, y = _data(name)
-    inc = _make(name, solver, learning_rate="invscaling")
+    inc = make_estimator(name, solver, learning_rate="invscaling")
     for i in range(4):
         inc.partial_fit(X, y, **(_classes_kw(name, y) if i == 0 else {}))
     full = _fit_quietly(
-        _make(
+        make_estimator(
             name,
             solver,
             learning_rate="invscaling",
@@ -193,7 +178,7 @@ def test_partial_fit_k_times_equals_fit_k_epochs(name, solver):
         X,
         y,
     )
-    np.testing.assert_array_equal(_flat(inc), _flat(full))
+    np.testing.assert_array_equal(flat_params(inc), flat_params(full))
     assert _history(inc) == _history(full)
     _assert_same_opt_state(inc, full)
 
@@ -203,7 +188,7 @@ def test_partial_fit_k_times_equals_fit_k_epochs(name, solver):
 def test_user_edit_of_coef_between_warm_fits_is_honored(name, solver):
     X, y = _data(name)
     # heavy-ball momentum: every solver's gradient is taken at theta itself
-    est = _make(
+    est = make_estimator(
         name, solver, max_iter=2, warm_start=True, nesterovs_momentum=False, tol=0.0
     )
     _fit_quietly(est, X, y)
@@ -212,7 +197,7 @@ def test_user_edit_of_coef_between_warm_fits_is_honored(name, solver):
     else:
         est.coefs_[0] = est.coefs_[0] * 0.5
         est.intercepts_[-1] = est.intercepts_[-1] + 1.0
-    edited = _flat(est).copy()
+    edited = flat_params(est).copy()
     expected_raw = est.predict(X) if name == "GDRegressor" else est._raw(X).ravel()
     seen = []
     original = _MODEL_CLASS[name].backward
@@ -227,7 +212,7 @@ def test_user_edit_of_coef_between_warm_fits_is_honored(name, solver):
         est.set_params(max_iter=1)
         _fit_quietly(est, X, y)
     np.testing.assert_allclose(seen[0], expected_raw, rtol=1e-12, atol=1e-12)
-    assert not np.array_equal(_flat(est), edited)  # and training went on
+    assert not np.array_equal(flat_params(est), edited)  # and training went on
     assert est.n_iter_ == 3
 
 
@@ -249,8 +234,8 @@ print(json.dumps(out))
 
 def _fit_hash(name, solver):
     X, y = _data(name)
-    est = _fit_quietly(_make(name, solver, max_iter=5, tol=0.0), X, y)
-    return hashlib.sha256(_flat(est).tobytes()).hexdigest()
+    est = _fit_quietly(make_estimator(name, solver, max_iter=5, tol=0.0), X, y)
+    return hashlib.sha256(flat_params(est).tobytes()).hexdigest()
 
 
 def test_same_random_state_same_bits_across_processes():
@@ -273,7 +258,7 @@ def test_same_random_state_same_bits_across_processes():
 
 def _fit_with_threads(name, solver, threads, X, y, **params):
     with threadpool_limits(limits=threads, user_api="blas"):
-        return _flat(_fit_quietly(_make(name, solver, **params), X, y))
+        return flat_params(_fit_quietly(make_estimator(name, solver, **params), X, y))
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
@@ -331,7 +316,7 @@ def test_classifier_validation_split_is_stratified_and_held_out(
     X, y = _data("GDMLPClassifier", n=200, n_classes=n_classes)
     y = np.where(np.arange(200) < 150, y, 0)  # unbalanced classes
     rows = _record_rows(monkeypatch, MLP)
-    est = _make(
+    est = make_estimator(
         "GDMLPClassifier",
         solver,
         early_stopping=True,
@@ -360,7 +345,7 @@ def test_classifier_validation_split_is_stratified_and_held_out(
 def test_regressor_validation_split_is_a_permutation_prefix(monkeypatch, solver):
     X, y = _data("GDRegressor", n=200)
     rows = _record_rows(monkeypatch, LinearModel)
-    est = _make(
+    est = make_estimator(
         "GDRegressor",
         solver,
         early_stopping=True,
@@ -384,7 +369,7 @@ def test_singleton_class_falls_back_to_plain_split(monkeypatch):
     y = np.where(y == 0, "left", "right").astype(object)
     y[7] = "rare"
     rows = _record_rows(monkeypatch, MLP)
-    est = _make(
+    est = make_estimator(
         "GDMLPClassifier",
         "adam",
         early_stopping=True,
@@ -403,7 +388,7 @@ def test_singleton_class_falls_back_to_plain_split(monkeypatch):
 @pytest.mark.parametrize("name", ESTIMATORS)
 def test_too_small_validation_split_is_a_value_error(name):
     X, y = _data(name, n=12, n_classes=2)
-    est = _make(name, "adam", early_stopping=True, validation_fraction=0.05)
+    est = make_estimator(name, "adam", early_stopping=True, validation_fraction=0.05)
     with warnings.catch_warnings():
         # the classifier first warns that it cannot stratify one row
         warnings.simplefilter("ignore", UserWarning)
@@ -479,7 +464,7 @@ def test_weight_two_matches_repeated_rows_on_average(name, solver):
         _fit_quietly(a, X, y, sample_weight=sw)
         _fit_quietly(b, X_rep, y_rep)
         assert a.t_ == b.t_
-        diffs.append(_flat(a) - _flat(b))
+        diffs.append(flat_params(a) - flat_params(b))
     _assert_mean_zero(diffs)
 
 
@@ -503,5 +488,5 @@ def test_partial_fit_over_random_chunks_matches_one_epoch_of_fit(name, solver):
                 X[chunk], y[chunk], **(_classes_kw(name, y) if i == 0 else {})
             )
         assert inc.t_ == full.t_ == 6
-        diffs.append(_flat(inc) - _flat(full))
+        diffs.append(flat_params(inc) - flat_params(full))
     _assert_mean_zero(diffs)

@@ -178,6 +178,15 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         resolved from the data."""
         return 1.0
 
+    def _null_score(self, Y: Array, sw: Array) -> float | None:
+        """Training score of the best constant prediction, which a fit must reach.
+
+        ``None`` where the objective check of a fresh fit already implies it:
+        a model that starts at the null model and ends no higher than its start
+        cannot score below it.
+        """
+        return None
+
     def _split_validation(self, Y: Array, rng) -> tuple[Array, Array]:
         n = Y.shape[0]
         n_val = int(np.ceil(self.validation_fraction * n))
@@ -239,6 +248,8 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         theta, lowest = self._train(run, progress, theta, train, val, incremental)
         if not continuing and not incremental:
             theta = self._check_final(run, progress, theta, lowest, train, start)
+        if not incremental:
+            self._check_null_score(run, progress, theta, train)
         self._write_fitted(model, theta, progress)
         progress.theta, progress.packed = theta, self._pack(model, theta.dtype)
         self._progress = progress
@@ -455,7 +466,10 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         of lowest training loss when those beat the start, and raises
         otherwise.
         """
-        slack = 1e-3 * progress.loss_ref
+        # rounding of the objective: residuals of targets far from 0 carry the
+        # ulp of the targets, an error of about eps * sqrt(ref * start)
+        eps = float(np.finfo(theta.dtype).eps)
+        slack = 1e-4 * start + 10 * eps * np.sqrt(progress.loss_ref * start)
         final = _objective(run, theta, train)
         if final <= start + slack:
             return theta
@@ -474,6 +488,27 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
             f": after {progress.n_iter} epochs the training objective ended at "
             f"{final:.3g}, above its starting value {start:.3g}",
             progress,
+        )
+
+    def _check_null_score(self, run: _Run, progress: _Progress, theta, train):
+        """Warn when ``fit`` returns a model that scores below a constant."""
+        X, Y, sw = train
+        sw = sw.astype(np.float64)
+        null = self._null_score(Y, sw)
+        if null is None:
+            return
+        score = self._score_raw(run.model.forward(theta, X)[0], Y, sw)
+        # the tolerance absorbs the summation order of two equal weighted sums
+        if score >= null - 1e-9:
+            return
+        warnings.warn(
+            f"{type(self).__name__}: the training score {score:.4g} after "
+            f"{progress.n_iter} epochs is below the {null:.4g} of always predicting "
+            "the most frequent target: the model is worse than a constant. Scale "
+            "the features (e.g. StandardScaler), tune learning_rate_init (the rate "
+            f"was {progress.learning_rate:.3g}), or raise max_iter.",
+            ConvergenceWarning,
+            stacklevel=2,
         )
 
     def _divergence_error(self, where: str, progress: _Progress) -> ValueError:

@@ -29,23 +29,27 @@ penalty ``P >= 0``, ``P(start) = 0`` and the penalty-free ``D(start) =
 var(y) / 2``, an end objective within a relative ``R2_TOL`` of the start
 gives ``R² = 1 - D(end) / D(start) >= -R2_TOL``.
 
-Classifier: ``GDMLPClassifier`` starts from a random initialization, so its
-starting model can be far worse than the majority class (unscaled features
-give logits of 1e4), and with a rate of 1e-4 it barely moves in a few
-epochs: "accuracy >= majority fraction" is not a property the estimator can
-promise. The principled analogue is on the objective it minimizes: the final
-training objective (weighted mean log-loss plus penalty) must not exceed the
-larger of the starting objective and the log-loss of the null model that
-predicts the weighted class frequencies (the probabilistic majority-class
-model). A fit that ends above both made its model worse than where it started
-and worse than knowing nothing: that is a divergence and must be reported.
+Classifier: the trivial model predicts the (weighted) majority class.
+``GDMLPClassifier`` starts from a random initialization, so its starting model
+can be far worse than that (unscaled features give logits of 1e4), and with a
+rate of 1e-4 it barely moves in 40 epochs: a legitimate, loss-decreasing fit
+can end below the majority fraction (seen: accuracy 0.43 against 0.545). Such a
+fit is not silent: ``fit`` warns (``ConvergenceWarning``, "worse than a
+constant") whenever the training accuracy is below the majority fraction. So
+the property asserted is the issue's, with the warning as the third outcome:
+raise, warn, or score at least the majority fraction. A second property holds
+on the objective it minimizes: the final training objective (weighted mean
+log-loss plus penalty) does not exceed the larger of the starting objective and
+the log-loss of the null model that predicts the weighted class frequencies.
+A fit that ends above both made its model worse than where it started and
+worse than knowing nothing: that is a divergence and must be reported.
 """
 
 import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
 
@@ -97,15 +101,18 @@ def _make_design(recipe):
 
 
 def _fit_or_diverge(est, X, y, sw):
-    """Fit; return False if it raised the documented divergence error."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    """Fit; return None if it raised the documented divergence error, else
+    the messages of the ConvergenceWarnings it emitted."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
         try:
             est.fit(X, y, sample_weight=sw)
         except ValueError as exc:
             assert "diverged" in str(exc), f"undocumented error: {exc}"
-            return False
-    return True
+            return None
+    return [
+        str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)
+    ]
 
 
 @PROPERTY_SETTINGS
@@ -117,6 +124,18 @@ def _fit_or_diverge(est, X, y, sw):
     alpha=alphas,
     noise=st.sampled_from([0.0, 0.5, 5.0]),
     offset=st.sampled_from([0.0, 100.0]),
+)
+# found by this test: the final-objective check allowed a slack relative to the
+# objective of an all-zero output, which for features and targets offset by 100
+# is 1e4 times the start; Adadelta's first uphill steps then gave R² -0.0022
+@example(
+    data=(5, "float32", (0,), 100.0, 0, False),
+    solver="adadelta",
+    rate="auto",
+    penalty=None,
+    alpha=1.0,
+    noise=0.0,
+    offset=0.0,
 )
 def test_regressor_never_worse_than_mean(
     data, solver, rate, penalty, alpha, noise, offset
@@ -135,7 +154,7 @@ def test_regressor_never_worse_than_mean(
         max_iter=200,
         random_state=0,
     )
-    if not _fit_or_diverge(reg, X, y, sw):
+    if _fit_or_diverge(reg, X, y, sw) is None:
         return
     assert np.all(np.isfinite(reg.coef_)) and np.all(np.isfinite(reg.intercept_))
     r2 = reg.score(X, y, sample_weight=sw)
@@ -164,7 +183,7 @@ def _penalty_value(clf, penalty, alpha, l1_ratio=0.15):
     alpha=alphas,
     hidden=st.integers(1, 6),
 )
-def test_classifier_never_worse_than_start_and_null(
+def test_classifier_not_worse_than_majority_unless_it_warns(
     data, n_classes, solver, rate, penalty, alpha, hidden
 ):
     X, Z, sw, rng = _make_design(data)
@@ -183,16 +202,26 @@ def test_classifier_never_worse_than_start_and_null(
         max_iter=40,
         random_state=0,
     )
-    if not _fit_or_diverge(clf, X, y, sw):
+    messages = _fit_or_diverge(clf, X, y, sw)
+    if messages is None:
         return
     params = clf.coefs_ + clf.intercepts_
     assert all(np.all(np.isfinite(p)) for p in params)
 
     w = np.ones(n) if sw is None else sw
+    prior = np.bincount(y, weights=w, minlength=n_classes) / w.sum()
+    accuracy = clf.score(X, y, sample_weight=sw)
+    warned = any("worse than a constant" in m for m in messages)
+    # equal weighted sums taken in another order differ in the last bits
+    below = accuracy < prior.max() - 1e-9
+    assert warned == below, (
+        f"accuracy {accuracy:.4f} vs majority {prior.max():.4f}, but the "
+        f"'worse than a constant' warning was {'' if warned else 'not '}emitted"
+    )
+
     log_proba = clf.predict_log_proba(X).astype(np.float64)
     final = -np.average(log_proba[np.arange(n), y], weights=w)
     final += _penalty_value(clf, penalty, alpha)
-    prior = np.bincount(y, weights=w, minlength=n_classes) / w.sum()
     null = -np.sum(prior * np.log(prior))
     # n <= 60 rows make one full batch, so the first epoch's objective is the
     # objective at the initial parameters (the velocity starts at zero)

@@ -349,3 +349,87 @@ def test_regressor_auto_rate_never_diverges_with_the_target_scale(solver, target
         est.fit(X, y * target_scale)
     assert np.all(np.isfinite(est.coef_))
     assert np.all(np.isfinite(est.predict(X)))
+
+
+# ------------------------------------------- worse than the majority class
+def _unscaled_binary():
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((60, 3))
+    y = (X[:, 0] + 0.5 * rng.standard_normal(60) > 0.3).astype(int)
+    return X, y  # 32 of 60 rows are class 0: majority 0.5333
+
+
+def test_classifier_worse_than_majority_warns_with_both_numbers():
+    """Regression: on features scaled by 1e3, 5 epochs at a rate of 1e-4 gave
+    a training accuracy of 0.35 against a majority share of 0.533, and the only
+    signal was the max_iter warning."""
+    X, y = _unscaled_binary()
+    X = X * 1e3
+    clf = GDMLPClassifier(
+        (4,), solver="adam", learning_rate_init=1e-4, max_iter=5, random_state=3
+    )
+    with pytest.warns(ConvergenceWarning) as record:
+        clf.fit(X, y)
+    messages = [str(w.message) for w in record if "constant" in str(w.message)]
+    assert len(messages) == 1
+    assert (
+        "training score 0.35 after 5 epochs is below the 0.5333 of always "
+        "predicting the most frequent target" in messages[0]
+    )
+    for hint in ("StandardScaler", "the rate was 0.0001", "max_iter"):
+        assert hint in messages[0]
+    assert clf.score(X, y) == pytest.approx(0.35)
+
+
+def _constant_warnings(fit):
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        fit()
+    return [w for w in record if "worse than a constant" in str(w.message)]
+
+
+def test_classifier_majority_check_silent_on_a_sound_fit():
+    X, y = _unscaled_binary()
+    clf = GDMLPClassifier((4,), learning_rate_init=0.01, random_state=3)
+    assert _constant_warnings(lambda: clf.fit(X, y)) == []
+    assert clf.score(X, y) > 0.85
+
+
+def test_classifier_majority_check_uses_the_class_weights():
+    # 'balanced' trades accuracy for the rare class on purpose: under the
+    # training weights the majority share is 1/2, and that is the baseline
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((400, 2))
+    y = (X[:, 0] + rng.standard_normal(400) > 2.0).astype(int)
+    majority = 1 - y.mean()
+    clf = GDMLPClassifier((8,), class_weight="balanced", random_state=0)
+    assert _constant_warnings(lambda: clf.fit(X, y)) == []
+    assert clf.score(X, y) < majority  # below the unweighted share, no alarm
+    recall = clf.predict(X[y == 1]).mean()
+    assert recall > 0.5
+
+
+def test_classifier_majority_check_not_run_by_partial_fit():
+    X, y = _unscaled_binary()
+    clf = GDMLPClassifier((4,), solver="adam", learning_rate_init=1e-4, random_state=3)
+    fit = lambda: clf.partial_fit(X * 1e3, y, classes=[0, 1])  # noqa: E731
+    assert _constant_warnings(fit) == []
+    assert clf.score(X * 1e3, y) < 0.5333  # the same poor start, by design
+
+
+@pytest.mark.parametrize(
+    "Y, sw, expected",
+    [
+        # binary: one column of 0/1
+        ([[0], [1], [1], [0], [1]], [1, 1, 1, 1, 1], 3 / 5),
+        ([[0], [1], [1], [0], [1]], [4, 1, 1, 1, 1], 5 / 8),
+        # multiclass, one-hot
+        ([[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 1]], [1, 2, 1, 0.5], 2 / 4.5),
+        # multilabel: the most frequent label set, not per-label majorities
+        ([[1, 0], [1, 0], [0, 1], [1, 1]], [1, 1, 3, 1], 3 / 6),
+    ],
+)
+def test_classifier_null_score_is_the_most_frequent_row(Y, sw, expected):
+    clf = GDMLPClassifier()
+    null = clf._null_score(np.asarray(Y, float), np.asarray(sw, float))
+    assert null == pytest.approx(expected, rel=1e-15)

@@ -8,6 +8,7 @@ and clean interruption.
 """
 
 import copy
+import sys
 import warnings
 from abc import ABCMeta, abstractmethod
 from dataclasses import dataclass, field
@@ -293,11 +294,10 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
             batch_size = min(200, n)
         else:
             if self.batch_size > n:
-                warnings.warn(
+                _warn(
                     f"batch_size={self.batch_size} is larger than the {n} training "
                     "samples; using full batches.",
                     UserWarning,
-                    stacklevel=2,
                 )
             batch_size = min(self.batch_size, n)
         penalty = make_penalty(
@@ -364,20 +364,18 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
                         break
                 else:
                     if not incremental:
-                        warnings.warn(
+                        _warn(
                             f"{type(self).__name__}: max_iter={self.max_iter} epochs "
                             "reached before convergence. Increase max_iter, or "
                             "raise tol.",
                             ConvergenceWarning,
-                            stacklevel=2,
                         )
             except KeyboardInterrupt:
                 progress.restore(done[2])
-                warnings.warn(
+                _warn(
                     "Training interrupted by user; the model holds the weights "
                     f"of the last complete epoch ({progress.n_iter}).",
                     UserWarning,
-                    stacklevel=2,
                 )
         theta, best_theta = done[0], done[1]
         if val is not None and progress.curves["validation_scores_"]:
@@ -475,13 +473,12 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
             return theta
         fallback = _objective(run, lowest, train)
         if fallback <= start + slack:
-            warnings.warn(
+            _warn(
                 f"{type(self).__name__}: the training objective ended at "
                 f"{final:.3g}, above its starting value {start:.3g}; returning "
                 f"the weights of the epoch of lowest training loss ({fallback:.3g})."
                 " Lower learning_rate_init, scale the features, or set clip_norm.",
                 ConvergenceWarning,
-                stacklevel=2,
             )
             return lowest
         raise self._divergence_error(
@@ -501,14 +498,13 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         # the tolerance absorbs the summation order of two equal weighted sums
         if score >= null - 1e-9:
             return
-        warnings.warn(
+        _warn(
             f"{type(self).__name__}: the training score {score:.4g} after "
             f"{progress.n_iter} epochs is below the {null:.4g} of always predicting "
             "the most frequent target: the model is worse than a constant. Scale "
             "the features (e.g. StandardScaler), tune learning_rate_init (the rate "
             f"was {progress.learning_rate:.3g}), or raise max_iter.",
             ConvergenceWarning,
-            stacklevel=2,
         )
 
     def _divergence_error(self, where: str, progress: _Progress) -> ValueError:
@@ -555,6 +551,24 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _warn(message: str, category: type[Warning]) -> None:
+    """Warn at the caller's line: the first frame outside skgd and outside
+    ``sklearn.base`` (the ``_fit_context`` wrapper, ``fit_transform``).
+
+    A fixed ``stacklevel`` would point into this package, since the same
+    warning is raised at different depths of the training loop.
+    """
+    frame, level = sys._getframe(1), 2
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if not (module == "skgd" or module.startswith("skgd.")) and module != (
+            "sklearn.base"
+        ):
+            break
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 def _batches(n: int, batch_size: int, shuffle: bool, rng):

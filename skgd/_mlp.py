@@ -1,7 +1,5 @@
 """GDMLPClassifier: a multi-layer perceptron classifier on the shared training loop."""
 
-import warnings
-
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.model_selection import train_test_split
@@ -10,7 +8,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from skgd._base import BaseGD
+from skgd._base import BaseGD, _warn
 from skgd._losses import LOG_OUTPUT_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from skgd._models import ACTIVATIONS, INITIALIZERS, MLP
 from skgd._validation import Integral, Interval, StrOptions, _fit_context, validate_data
@@ -599,7 +597,7 @@ class GDMLPClassifier(ClassifierMixin, BaseGD):
         labels = np.argmax(Y, axis=1) if Y.shape[1] > 1 else Y[:, 0].astype(int)
         counts = np.bincount(labels, minlength=len(self.classes_))
         index = np.arange(Y.shape[0])
-        rare = [self.classes_[k] for k in np.flatnonzero((counts > 0) & (counts < 2))]
+        rare = self.classes_[(counts > 0) & (counts < 2)].tolist()
         if not rare:
             try:
                 tr, va = train_test_split(
@@ -613,11 +611,10 @@ class GDMLPClassifier(ClassifierMixin, BaseGD):
                 reason = str(exc)
         else:
             reason = f"class(es) {rare!r} have fewer than 2 members"
-        warnings.warn(
+        _warn(
             f"Early stopping cannot stratify the validation split ({reason}); "
             "using a plain random split.",
             UserWarning,
-            stacklevel=2,
         )
         return super()._split_validation(Y, rng)
 

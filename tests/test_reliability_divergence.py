@@ -8,6 +8,7 @@ search scores nan and never wins; probabilities stay finite for huge logits.
 
 import copy
 import re
+import sys
 import warnings
 from contextlib import contextmanager
 
@@ -433,3 +434,26 @@ def test_classifier_null_score_is_the_most_frequent_row(Y, sw, expected):
     clf = GDMLPClassifier()
     null = clf._null_score(np.asarray(Y, float), np.asarray(sw, float))
     assert null == pytest.approx(expected, rel=1e-15)
+
+
+def test_warnings_point_at_the_callers_line():
+    """Regression: every warning pointed into skgd/_base.py, whatever the depth
+    of the training loop it came from, instead of at the user's call."""
+    X, y = _unscaled_binary()
+    y = np.r_[y[:-1], 2]  # a class of one row: the split cannot stratify it
+    clf = GDMLPClassifier(
+        (4,),
+        learning_rate_init=1e-4,
+        max_iter=5,
+        early_stopping=True,
+        batch_size=500,
+        random_state=3,
+    )
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        line = sys._getframe().f_lineno + 1
+        clf.fit(X * 1e3, y)
+    messages = " | ".join(str(w.message) for w in record)
+    for fragment in ("[2] have", "batch_size=500", "max_iter=5", "a constant"):
+        assert fragment in messages
+    assert {(w.filename, w.lineno) for w in record} == {(__file__, line)}

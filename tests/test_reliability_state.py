@@ -377,7 +377,7 @@ def test_singleton_class_falls_back_to_plain_split(monkeypatch):
         max_iter=5,
         random_state=1,
     )
-    with pytest.warns(UserWarning, match=r"stratify.*'rare'"):
+    with pytest.warns(UserWarning, match=r"stratify .*\(class\(es\) \['rare'\] have"):
         _fit_quietly(est, X, y)
     perm = check_random_state(1).permutation(120)
     va, tr = perm[:24], perm[24:]

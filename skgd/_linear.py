@@ -7,6 +7,7 @@ from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
 
 from skgd._base import BaseGD
+from skgd._docstrings import fill_doc
 from skgd._models import LinearModel, weighted_mean_scale
 from skgd._optimizers import ADAPTIVE_SOLVERS
 from skgd._validation import Interval, Real, StrOptions, _fit_context, validate_data
@@ -16,6 +17,7 @@ from skgd._validation import Interval, Real, StrOptions, _fit_context, validate_
 _ADAPTIVE_AUTO_LR = 0.01
 
 
+@fill_doc
 class GDRegressor(RegressorMixin, BaseGD):
     """Linear regression trained by gradient descent, SGD or Adam.
 
@@ -60,23 +62,9 @@ class GDRegressor(RegressorMixin, BaseGD):
         'adadelta' it means 1.0 (Zeiler's rule).
         The value used is stored in ``learning_rate_init_``.
 
-    learning_rate : {'constant', 'invscaling', 'adaptive', 'step', \
-'exponential', 'cosine', 'warm_restarts'}, default='constant'
-        The schedule of the step size over epochs ``k = 0, 1, ...``.
-        'constant' keeps ``learning_rate_init``; 'invscaling' uses
-        ``learning_rate_init / (k + 1) ** power_t``; 'adaptive' divides the
-        rate by 5 each time ``n_iter_no_change`` consecutive epochs fail to
-        improve the monitored quantity by ``tol``, and stops once the rate
-        falls below 1e-6; 'step' multiplies it by ``lr_gamma`` every
-        ``lr_step_size`` epochs; 'exponential' by ``lr_gamma`` every epoch;
-        'cosine' anneals it to 0 over ``max_iter`` epochs (and stays at 0
-        beyond); 'warm_restarts' anneals by cosine cycles of
-        ``lr_restart_period`` epochs, each ``lr_restart_mult`` times longer
-        than the last, restarting at ``learning_rate_init`` (SGDR, Loshchilov
-        & Hutter, 2017).
+    %(learning_rate)s
 
-    power_t : float, default=0.5
-        The exponent of the 'invscaling' schedule.
+    %(power_t)s
 
     penalty : {'l2', 'l1', 'elasticnet'} or None, default=None
         The regularization term. None fits ordinary least squares (as
@@ -87,8 +75,7 @@ class GDRegressor(RegressorMixin, BaseGD):
     alpha : float, default=0.0001
         Strength of the penalty. Ignored when ``penalty=None``.
 
-    l1_ratio : float, default=0.15
-        The share of the L1 term when ``penalty='elasticnet'``.
+    %(l1_ratio)s
 
     fit_intercept : bool, default=True
         Whether to fit an intercept. The intercept is never penalized.
@@ -107,9 +94,7 @@ class GDRegressor(RegressorMixin, BaseGD):
         noise that their normalized steps would amplify. Set False to watch
         plain gradient descent.
 
-    batch_size : 'auto' or int, default='auto'
-        Rows per mini-batch for 'sgd' and 'adam'; 'auto' means
-        ``min(200, n_samples)``. 'gd' always uses the full batch.
+    %(batch_size)s
 
     max_iter : int, default=1000
         Maximum number of epochs (passes over the data) of one call to ``fit``.
@@ -122,40 +107,26 @@ class GDRegressor(RegressorMixin, BaseGD):
         stopping, every solver stops when the validation R² has not increased by
         ``tol`` for ``n_iter_no_change`` consecutive epochs.
 
-    n_iter_no_change : int, default=10
-        Number of epochs without improvement that stops training (or divides
-        the rate, with ``learning_rate='adaptive'``).
+    %(n_iter_no_change)s
 
     early_stopping : bool, default=False
         Whether to hold out ``validation_fraction`` of the training data, stop
         when its R² stops improving, and restore the weights of the best epoch.
         Not used by ``partial_fit``.
 
-    validation_fraction : float, default=0.1
-        The share of the training data held out for early stopping.
+    %(validation_fraction)s
 
-    momentum : float, default=0.9
-        The momentum of 'gd' and 'sgd', in [0, 1). 0 gives plain gradient
-        descent.
+    %(momentum)s
 
-    nesterovs_momentum : bool, default=True
-        Whether 'gd' and 'sgd' use Nesterov's momentum (gradient at the
-        look-ahead point) rather than heavy-ball momentum.
+    %(nesterovs_momentum)s
 
-    beta_1 : float, default=0.9
-        Decay of the first-moment estimate of 'adam', in [0, 1).
+    %(beta_1)s
 
-    beta_2 : float, default=0.999
-        Decay of the second-moment estimate of 'adam', in [0, 1).
+    %(beta_2)s
 
-    epsilon : float, default=1e-8
-        Numerical stability constant of the adaptive solvers ('adam', 'adamw',
-        'rmsprop', 'adagrad', 'adadelta').
+    %(epsilon)s
 
-    amsgrad : bool, default=False
-        Whether 'adam' and 'adamw' normalize by the running maximum of the
-        second-moment estimate (AMSGrad, Reddi et al., 2018). Only used when
-        solver is 'adam' or 'adamw'.
+    %(amsgrad)s
 
     weight_decay : float, default=0.01
         Decoupled weight decay of 'adamw' (Loshchilov & Hutter, 2019): each
@@ -164,54 +135,31 @@ class GDRegressor(RegressorMixin, BaseGD):
         in the unit of ``y``) it is divided by ``std(y)``, so the share decayed
         per step stays ``0.01 * weight_decay``. Only used when solver='adamw'.
 
-    rho : float, default=0.95
-        Decay of the squared-gradient average of 'rmsprop' and of both
-        averages of 'adadelta', in [0, 1): 0.95 is Zeiler's value for
-        'adadelta' (Hinton's lecture used 0.9 for 'rmsprop'). Only used when
-        solver is 'rmsprop' or 'adadelta'.
+    %(rho)s
 
-    lr_step_size : int, default=10
-        Epochs between two multiplications by ``lr_gamma``. Only used when
-        learning_rate='step'.
+    %(lr_step_size)s
 
-    lr_gamma : float, default=0.9
-        Decay factor of the 'step' (per ``lr_step_size`` epochs) and
-        'exponential' (per epoch) schedules, in (0, 1].
+    %(lr_gamma)s
 
-    lr_restart_period : int, default=10
-        Length in epochs of the first cosine cycle. Only used when
-        learning_rate='warm_restarts'.
+    %(lr_restart_period)s
 
-    lr_restart_mult : float, default=2
-        Each cosine cycle is this many times longer than the previous one.
-        Only used when learning_rate='warm_restarts'.
+    %(lr_restart_mult)s
 
-    lr_warmup : int, default=0
-        Epochs of linear warm-up in front of any schedule: epoch ``k <
-        lr_warmup`` uses ``learning_rate_init * (k + 1) / (lr_warmup + 1)``,
-        and the schedule then starts from its own epoch 0.
+    %(lr_warmup)s
 
-    clip_norm : float, default=None
-        If set, every gradient is rescaled so that its L2 norm is at most
-        ``clip_norm``.
+    %(clip_norm)s
 
-    clip_value : float, default=None
-        If set, every gradient entry is clipped to ``[-clip_value, clip_value]``.
+    %(clip_value)s
 
-    shuffle : bool, default=True
-        Whether to shuffle the rows before each epoch of 'sgd' and 'adam'.
+    %(shuffle)s
 
     random_state : int, RandomState instance or None, default=None
         Seeds the shuffling and the validation split. Pass an int for
         reproducible output across calls.
 
-    warm_start : bool, default=False
-        Whether ``fit`` continues from the previous solution, optimizer state
-        and schedule position instead of starting afresh. ``n_iter_``, ``t_``
-        and the curves then keep counting across calls.
+    %(warm_start)s
 
-    verbose : int, default=0
-        Whether to print the objective after each epoch.
+    %(verbose)s
 
     Attributes
     ----------
@@ -227,20 +175,16 @@ class GDRegressor(RegressorMixin, BaseGD):
     out_activation_ : str
         The output activation, always 'identity' (squared-error loss).
 
-    n_iter_ : int
-        Number of epochs run, over all calls when warm-started or with
-        ``partial_fit``.
+    %(n_iter_)s
 
-    t_ : int
-        Number of optimizer steps (mini-batch updates) taken.
+    %(t_)s
 
     loss_curve_ : list of float
         The training objective (penalty included) of each epoch: for 'gd' at
         the point where the gradient was taken, for the mini-batch solvers the
         weighted mean of the batch objectives.
 
-    best_loss_ : float
-        The smallest value in ``loss_curve_``.
+    %(best_loss_)s
 
     validation_scores_ : list of float
         Validation R² after each epoch; empty without early stopping.
@@ -253,18 +197,15 @@ class GDRegressor(RegressorMixin, BaseGD):
         The best validation R², that of the restored weights; None without
         early stopping.
 
-    learning_rate_curve_ : list of float
-        The step size used in each epoch.
+    %(learning_rate_curve_)s
 
     grad_norm_curve_ : list of float
         Mean L2 norm (before clipping) of the gradient of the smooth part of
         the objective over the steps of each epoch.
 
-    n_features_in_ : int
-        Number of features seen during fit.
+    %(n_features_in_)s
 
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during fit, when ``X`` has string column names.
+    %(feature_names_in_)s
 
     See Also
     --------

@@ -9,11 +9,13 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from skgd._base import BaseGD, _warn
+from skgd._docstrings import fill_doc
 from skgd._losses import LOG_OUTPUT_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from skgd._models import ACTIVATIONS, INITIALIZERS, MLP
 from skgd._validation import Integral, Interval, StrOptions, _fit_context, validate_data
 
 
+@fill_doc
 class GDMLPClassifier(ClassifierMixin, BaseGD):
     """Multi-layer perceptron classifier trained by gradient descent, SGD or Adam.
 
@@ -56,23 +58,9 @@ class GDMLPClassifier(ClassifierMixin, BaseGD):
     learning_rate_init : float, default=0.001
         The initial step size (use about 1.0 for 'adadelta').
 
-    learning_rate : {'constant', 'invscaling', 'adaptive', 'step', \
-'exponential', 'cosine', 'warm_restarts'}, default='constant'
-        The schedule of the step size over epochs ``k = 0, 1, ...``.
-        'constant' keeps ``learning_rate_init``; 'invscaling' uses
-        ``learning_rate_init / (k + 1) ** power_t``; 'adaptive' divides the
-        rate by 5 each time ``n_iter_no_change`` consecutive epochs fail to
-        improve the monitored quantity by ``tol``, and stops once the rate
-        falls below 1e-6; 'step' multiplies it by ``lr_gamma`` every
-        ``lr_step_size`` epochs; 'exponential' by ``lr_gamma`` every epoch;
-        'cosine' anneals it to 0 over ``max_iter`` epochs (and stays at 0
-        beyond); 'warm_restarts' anneals by cosine cycles of
-        ``lr_restart_period`` epochs, each ``lr_restart_mult`` times longer
-        than the last, restarting at ``learning_rate_init`` (SGDR, Loshchilov
-        & Hutter, 2017).
+    %(learning_rate)s
 
-    power_t : float, default=0.5
-        The exponent of the 'invscaling' schedule.
+    %(power_t)s
 
     penalty : {'l2', 'l1', 'elasticnet'} or None, default='l2'
         The regularization of the weights (never of the intercepts).
@@ -80,12 +68,9 @@ class GDMLPClassifier(ClassifierMixin, BaseGD):
     alpha : float, default=0.0001
         Strength of the penalty, added to the mean loss (see Notes).
 
-    l1_ratio : float, default=0.15
-        The share of the L1 term when ``penalty='elasticnet'``.
+    %(l1_ratio)s
 
-    batch_size : 'auto' or int, default='auto'
-        Rows per mini-batch for 'sgd' and 'adam'; 'auto' means
-        ``min(200, n_samples)``. 'gd' always uses the full batch.
+    %(batch_size)s
 
     max_iter : int, default=200
         Maximum number of epochs of one call to ``fit``.
@@ -97,91 +82,56 @@ class GDMLPClassifier(ClassifierMixin, BaseGD):
         epochs; 'gd' also stops when the largest entry of the proximal
         gradient is at most ``tol``.
 
-    n_iter_no_change : int, default=10
-        Number of epochs without improvement that stops training (or divides
-        the rate, with ``learning_rate='adaptive'``).
+    %(n_iter_no_change)s
 
     early_stopping : bool, default=False
         Whether to hold out a stratified ``validation_fraction`` of the
         training data, stop when its accuracy stops improving, and restore the
         weights of the best epoch. Not used by ``partial_fit``.
 
-    validation_fraction : float, default=0.1
-        The share of the training data held out for early stopping.
+    %(validation_fraction)s
 
-    momentum : float, default=0.9
-        The momentum of 'gd' and 'sgd', in [0, 1).
+    %(momentum)s
 
-    nesterovs_momentum : bool, default=True
-        Whether 'gd' and 'sgd' use Nesterov's momentum.
+    %(nesterovs_momentum)s
 
-    beta_1 : float, default=0.9
-        Decay of the first-moment estimate of 'adam'.
+    %(beta_1)s
 
-    beta_2 : float, default=0.999
-        Decay of the second-moment estimate of 'adam'.
+    %(beta_2)s
 
-    epsilon : float, default=1e-8
-        Numerical stability constant of the adaptive solvers ('adam', 'adamw',
-        'rmsprop', 'adagrad', 'adadelta').
+    %(epsilon)s
 
-    amsgrad : bool, default=False
-        Whether 'adam' and 'adamw' normalize by the running maximum of the
-        second-moment estimate (AMSGrad, Reddi et al., 2018). Only used when
-        solver is 'adam' or 'adamw'.
+    %(amsgrad)s
 
     weight_decay : float, default=0.01
         Decoupled weight decay of 'adamw' (Loshchilov & Hutter, 2019): each
         step also moves the weights (never the intercepts) by
         ``-lr * weight_decay * w``. Only used when solver='adamw'.
 
-    rho : float, default=0.95
-        Decay of the squared-gradient average of 'rmsprop' and of both
-        averages of 'adadelta', in [0, 1): 0.95 is Zeiler's value for
-        'adadelta' (Hinton's lecture used 0.9 for 'rmsprop'). Only used when
-        solver is 'rmsprop' or 'adadelta'.
+    %(rho)s
 
-    lr_step_size : int, default=10
-        Epochs between two multiplications by ``lr_gamma``. Only used when
-        learning_rate='step'.
+    %(lr_step_size)s
 
-    lr_gamma : float, default=0.9
-        Decay factor of the 'step' (per ``lr_step_size`` epochs) and
-        'exponential' (per epoch) schedules, in (0, 1].
+    %(lr_gamma)s
 
-    lr_restart_period : int, default=10
-        Length in epochs of the first cosine cycle. Only used when
-        learning_rate='warm_restarts'.
+    %(lr_restart_period)s
 
-    lr_restart_mult : float, default=2
-        Each cosine cycle is this many times longer than the previous one.
-        Only used when learning_rate='warm_restarts'.
+    %(lr_restart_mult)s
 
-    lr_warmup : int, default=0
-        Epochs of linear warm-up in front of any schedule: epoch ``k <
-        lr_warmup`` uses ``learning_rate_init * (k + 1) / (lr_warmup + 1)``,
-        and the schedule then starts from its own epoch 0.
+    %(lr_warmup)s
 
-    clip_norm : float, default=None
-        If set, every gradient is rescaled so that its L2 norm is at most
-        ``clip_norm``.
+    %(clip_norm)s
 
-    clip_value : float, default=None
-        If set, every gradient entry is clipped to ``[-clip_value, clip_value]``.
+    %(clip_value)s
 
-    shuffle : bool, default=True
-        Whether to shuffle the rows before each epoch of 'sgd' and 'adam'.
+    %(shuffle)s
 
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, the shuffling and the validation split.
 
-    warm_start : bool, default=False
-        Whether ``fit`` continues from the previous solution, optimizer state
-        and schedule position instead of starting afresh. ``n_iter_``, ``t_``
-        and the curves then keep counting across calls.
+    %(warm_start)s
 
-    verbose : int, default=0
-        Whether to print the loss after each epoch.
+    %(verbose)s
 
     Attributes
     ----------
@@ -206,18 +156,14 @@ class GDMLPClassifier(ClassifierMixin, BaseGD):
     learning_rate_init_ : float
         The initial step size used.
 
-    n_iter_ : int
-        Number of epochs run, over all calls when warm-started or with
-        ``partial_fit``.
+    %(n_iter_)s
 
-    t_ : int
-        Number of optimizer steps (mini-batch updates) taken.
+    %(t_)s
 
     loss_curve_ : list of float
         The training objective (mean log-loss plus penalty) of each epoch.
 
-    best_loss_ : float
-        The smallest value in ``loss_curve_``.
+    %(best_loss_)s
 
     validation_scores_ : list of float
         Validation accuracy after each epoch; empty without early stopping.
@@ -230,18 +176,15 @@ class GDMLPClassifier(ClassifierMixin, BaseGD):
         The best validation accuracy, that of the restored weights; None
         without early stopping.
 
-    learning_rate_curve_ : list of float
-        The step size used in each epoch.
+    %(learning_rate_curve_)s
 
     grad_norm_curve_ : list of float
         Mean L2 norm (before clipping) of the gradient over the steps of each
         epoch.
 
-    n_features_in_ : int
-        Number of features seen during fit.
+    %(n_features_in_)s
 
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during fit, when ``X`` has string column names.
+    %(feature_names_in_)s
 
     See Also
     --------

@@ -9,6 +9,7 @@ from numpydoc.docscrape import NumpyDocString
 from sklearn.datasets import make_classification, make_regression
 
 import skgd
+from skgd._docstrings import SHARED_DOCS
 from skgd._optimizers import SOLVERS
 
 validate = pytest.importorskip("numpydoc.validate").validate
@@ -135,3 +136,26 @@ def test_fitted_attributes_are_documented(cls, fits):
         assert not undocumented, f"{est!r} sets undocumented {sorted(undocumented)}"
         seen |= _fitted_attributes(est)
     assert documented <= seen, f"documented but never set: {sorted(documented - seen)}"
+
+
+# ------------------------------------------------------ shared descriptions
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
+def test_shared_descriptions_are_filled_in(cls):
+    """Every ``%(name)s`` line became its entry; every constructor parameter is
+    documented once, under its own name and in the constructor's order."""
+    doc = NumpyDocString(inspect.getdoc(cls))
+    assert "%(" not in cls.__doc__
+    documented = [p.name for p in doc["Parameters"]]
+    assert documented == list(inspect.signature(cls).parameters)
+    entries = {p.name: p for p in doc["Parameters"] + doc["Attributes"]}
+    for name, text in SHARED_DOCS.items():
+        shared = NumpyDocString(f"Parameters\n----------\n{text}\n")["Parameters"]
+        assert entries[name].type == shared[0].type
+        assert entries[name].desc == shared[0].desc
+
+
+def test_every_shared_description_is_used_by_both_estimators():
+    for cls in ESTIMATORS:
+        source = inspect.getsource(cls)
+        unused = [name for name in SHARED_DOCS if f"%({name})s" not in source]
+        assert not unused, f"{cls.__name__} does not use {unused}"

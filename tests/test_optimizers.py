@@ -158,6 +158,13 @@ def _assert_state(state, expected):
         np.testing.assert_allclose(state[key], value, rtol=0, atol=ATOL, err_msg=key)
 
 
+def _assert_trajectory(got, ref):
+    """skgd's (theta, state) after every step equals the reference's."""
+    for (theta, state, _), (ref_theta, ref_state) in zip(got, ref, strict=True):
+        np.testing.assert_allclose(theta, ref_theta, rtol=0, atol=ATOL)
+        _assert_state(state, ref_state)
+
+
 # ------------------------------------------------------- one and three steps
 MOMENTUM_CASES = [
     pytest.param(mu, nesterov, restart, id=f"mu{mu}-{name}-restart{restart}")
@@ -233,9 +240,7 @@ def test_adam_steps_match_kingma_ba(case, n_steps, rates):
     opt = Adam(b1, b2, eps, **kwargs)
     got = run_skgd(opt, THETA0, GRADS[:n_steps], lrs)
     ref = ref_adam(THETA0, GRADS[:n_steps], lrs, b1, b2, eps, **ref_kwargs)
-    for (theta, state, _), (ref_theta, ref_state) in zip(got, ref, strict=True):
-        np.testing.assert_allclose(theta, ref_theta, rtol=0, atol=ATOL)
-        _assert_state(state, ref_state)
+    _assert_trajectory(got, ref)
     # and AMSGrad really differs from Adam on this sequence
     if n_steps == 3 and case == "amsgrad":
         plain = ref_adam(THETA0, GRADS, lrs, b1, b2, eps)[-1][0]
@@ -258,9 +263,7 @@ def test_rmsprop_steps_match_hinton(n_steps, rates):
     opt = RMSprop(rho=0.7, epsilon=1e-3)
     got = run_skgd(opt, THETA0, GRADS[:n_steps], lrs)
     ref = ref_rmsprop(THETA0, GRADS[:n_steps], lrs, 0.7, 1e-3)
-    for (theta, state, _), (ref_theta, ref_state) in zip(got, ref, strict=True):
-        np.testing.assert_allclose(theta, ref_theta, rtol=0, atol=ATOL)
-        _assert_state(state, ref_state)
+    _assert_trajectory(got, ref)
 
 
 @pytest.mark.parametrize("rates", RATES)
@@ -270,9 +273,7 @@ def test_adagrad_steps_match_duchi(n_steps, rates):
     opt = Adagrad(epsilon=1e-3)
     got = run_skgd(opt, THETA0, GRADS[:n_steps], lrs)
     ref = ref_adagrad(THETA0, GRADS[:n_steps], lrs, 1e-3)
-    for (theta, state, _), (ref_theta, ref_state) in zip(got, ref, strict=True):
-        np.testing.assert_allclose(theta, ref_theta, rtol=0, atol=ATOL)
-        _assert_state(state, ref_state)
+    _assert_trajectory(got, ref)
 
 
 @pytest.mark.parametrize("rates", RATES)
@@ -282,9 +283,7 @@ def test_adadelta_steps_match_zeiler_times_lr(n_steps, rates):
     opt = Adadelta(rho=0.7, epsilon=1e-2)
     got = run_skgd(opt, THETA0, GRADS[:n_steps], lrs)
     ref = ref_adadelta(THETA0, GRADS[:n_steps], lrs, 0.7, 1e-2)
-    for (theta, state, _), (ref_theta, ref_state) in zip(got, ref, strict=True):
-        np.testing.assert_allclose(theta, ref_theta, rtol=0, atol=ATOL)
-        _assert_state(state, ref_state)
+    _assert_trajectory(got, ref)
 
 
 def _all_optimizers():

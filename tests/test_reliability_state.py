@@ -308,31 +308,20 @@ def _record_rows(monkeypatch, cls):
     return rows
 
 
-@pytest.mark.parametrize("solver", ["gd", "sgd", "adam"])
-@pytest.mark.parametrize("n_classes", [2, 3])
-def test_classifier_validation_split_is_stratified_and_held_out(
-    monkeypatch, n_classes, solver
-):
-    X, y = _data("GDMLPClassifier", n=200, n_classes=n_classes)
-    y = np.where(np.arange(200) < 150, y, 0)  # unbalanced classes
-    rows = _record_rows(monkeypatch, MLP)
+def _fit_early_stopping(name, solver, X, y, fraction, seed):
     est = make_estimator(
-        "GDMLPClassifier",
+        name,
         solver,
         early_stopping=True,
-        validation_fraction=0.2,
+        validation_fraction=fraction,
         max_iter=30,
         n_iter_no_change=5,
-        random_state=3,
+        random_state=seed,
     )
-    _fit_quietly(est, X, y)
-    rng = check_random_state(3)
-    tr, va = train_test_split(
-        np.arange(200), test_size=0.2, stratify=y, random_state=rng
-    )
-    # stratified: each class has its share of the validation rows, to one row
-    for c in np.unique(y):
-        assert abs(np.sum(y[va] == c) - 0.2 * np.sum(y == c)) <= 1
+    return _fit_quietly(est, X, y)
+
+
+def _assert_held_out_and_restored(est, rows, X, y, tr, va):
     # the validation rows never reach a gradient step; all training rows do
     assert rows == {r.tobytes() for r in X[tr]}
     assert not rows & {r.tobytes() for r in X[va]}
@@ -342,26 +331,33 @@ def test_classifier_validation_split_is_stratified_and_held_out(
 
 
 @pytest.mark.parametrize("solver", ["gd", "sgd", "adam"])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_classifier_validation_split_is_stratified_and_held_out(
+    monkeypatch, n_classes, solver
+):
+    X, y = _data("GDMLPClassifier", n=200, n_classes=n_classes)
+    y = np.where(np.arange(200) < 150, y, 0)  # unbalanced classes
+    rows = _record_rows(monkeypatch, MLP)
+    est = _fit_early_stopping("GDMLPClassifier", solver, X, y, 0.2, seed=3)
+    rng = check_random_state(3)
+    tr, va = train_test_split(
+        np.arange(200), test_size=0.2, stratify=y, random_state=rng
+    )
+    # stratified: each class has its share of the validation rows, to one row
+    for c in np.unique(y):
+        assert abs(np.sum(y[va] == c) - 0.2 * np.sum(y == c)) <= 1
+    _assert_held_out_and_restored(est, rows, X, y, tr, va)
+
+
+@pytest.mark.parametrize("solver", ["gd", "sgd", "adam"])
 def test_regressor_validation_split_is_a_permutation_prefix(monkeypatch, solver):
     X, y = _data("GDRegressor", n=200)
     rows = _record_rows(monkeypatch, LinearModel)
-    est = make_estimator(
-        "GDRegressor",
-        solver,
-        early_stopping=True,
-        validation_fraction=0.15,
-        max_iter=30,
-        n_iter_no_change=5,
-        random_state=5,
-    )
-    _fit_quietly(est, X, y)
+    est = _fit_early_stopping("GDRegressor", solver, X, y, 0.15, seed=5)
     perm = check_random_state(5).permutation(200)
     n_val = int(np.ceil(0.15 * 200))
     va, tr = perm[:n_val], perm[n_val:]
-    assert rows == {r.tobytes() for r in X[tr]}
-    assert not rows & {r.tobytes() for r in X[va]}
-    assert est.best_validation_score_ == max(est.validation_scores_)
-    assert est.score(X[va], y[va]) == est.best_validation_score_
+    _assert_held_out_and_restored(est, rows, X, y, tr, va)
 
 
 def test_singleton_class_falls_back_to_plain_split(monkeypatch):

@@ -1,8 +1,39 @@
 """Helpers shared by the reliability test modules."""
 
+import warnings
+
 import numpy as np
+from sklearn.datasets import make_classification, make_regression
+from sklearn.exceptions import ConvergenceWarning
 
 from skgd import GDMLPClassifier, GDRegressor
+
+ESTIMATORS = ("GDRegressor", "GDMLPClassifier")
+
+
+def make_data(name, n=160, n_classes=3, seed=0):
+    """A small regression or classification problem for estimator ``name``."""
+    if name == "GDRegressor":
+        return make_regression(n_samples=n, n_features=5, noise=1.0, random_state=seed)
+    return make_classification(
+        n_samples=n,
+        n_features=6,
+        n_informative=4,
+        n_classes=n_classes,
+        random_state=seed,
+    )
+
+
+def fit_quietly(est, X, y, **kw):
+    """``est.fit`` with ConvergenceWarnings silenced (short test fits)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return est.fit(X, y, **kw)
+
+
+def classes_kw(name, y):
+    """The ``classes`` argument that partial_fit needs for a classifier."""
+    return {"classes": np.unique(y)} if name == "GDMLPClassifier" else {}
 
 
 def make_estimator(name, solver, **params):

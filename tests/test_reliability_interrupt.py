@@ -17,30 +17,19 @@ import pickle
 import signal
 import threading
 import time
-import warnings
 
 import numpy as np
 import pytest
-from _reliability import flat_params, make_estimator
-from sklearn.datasets import load_digits, make_classification, make_regression
-from sklearn.exceptions import ConvergenceWarning
+from _reliability import ESTIMATORS, fit_quietly, flat_params, make_data, make_estimator
+from sklearn.datasets import load_digits
 
 from skgd import GDMLPClassifier
 from skgd._base import _Progress
 from skgd._models import MLP, LinearModel
 from skgd._optimizers import SOLVERS
 
-ESTIMATORS = ("GDRegressor", "GDMLPClassifier")
 _MODEL_CLASS = {"GDRegressor": LinearModel, "GDMLPClassifier": MLP}
 _CURVES = ("loss_curve_", "learning_rate_curve_", "grad_norm_curve_")
-
-
-def _data(name, n=160):
-    if name == "GDRegressor":
-        return make_regression(n_samples=n, n_features=5, noise=1.0, random_state=0)
-    return make_classification(
-        n_samples=n, n_features=6, n_informative=4, n_classes=3, random_state=0
-    )
 
 
 def _state(est):
@@ -66,12 +55,6 @@ class _RaiseOnCall:
             return original(model, *args)
 
         monkeypatch.setattr(cls, "backward", backward)
-
-
-def _fit_quietly(est, X, y, **kw):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return est.fit(X, y, **kw)
 
 
 def _expect_interrupted(fit, X, y, timers=()):
@@ -101,7 +84,7 @@ def _assert_consistent(est):
 @pytest.mark.parametrize("solver", SOLVERS)
 @pytest.mark.parametrize("name", ESTIMATORS)
 def test_fit_interrupted_mid_epoch_keeps_last_complete_epoch(monkeypatch, name, solver):
-    X, y = _data(name)
+    X, y = make_data(name)
     # gd: one step per epoch, so call 7 is epoch 7's; others: 10 steps per epoch
     k = 7 if solver == "gd" else 25
     patch = _RaiseOnCall(monkeypatch, _MODEL_CLASS[name], k)
@@ -116,7 +99,7 @@ def test_fit_interrupted_mid_epoch_keeps_last_complete_epoch(monkeypatch, name, 
     _assert_consistent(est)
     monkeypatch.undo()
 
-    twin = _fit_quietly(
+    twin = fit_quietly(
         make_estimator(
             name, solver, max_iter=est.n_iter_, tol=0.0, n_iter_no_change=10_000
         ),
@@ -138,7 +121,7 @@ def test_fit_interrupted_mid_epoch_keeps_last_complete_epoch(monkeypatch, name, 
 @pytest.mark.parametrize("solver", SOLVERS)
 @pytest.mark.parametrize("name", ESTIMATORS)
 def test_partial_fit_interrupted_mid_epoch_changes_nothing(monkeypatch, name, solver):
-    X, y = _data(name)
+    X, y = make_data(name)
     kw = {"classes": np.unique(y)} if name == "GDMLPClassifier" else {}
     est = make_estimator(name, solver)
     est.partial_fit(X, y, **kw)
@@ -170,7 +153,7 @@ def test_resume_after_interrupt_matches_uninterrupted_twin(monkeypatch, name, so
     The snapshot restores opt_state, counters and curves; the shuffling
     generator must be restored too, or the next epoch's batches differ.
     """
-    X, y = _data(name)
+    X, y = make_data(name)
     kw = {"classes": np.unique(y)} if name == "GDMLPClassifier" else {}
     est = make_estimator(name, solver)
     twin = make_estimator(name, solver)
@@ -232,7 +215,7 @@ def test_sigint_during_long_fit(monkeypatch, solver):
     steps = 1 if solver == "gd" else 5  # 300 rows, batches of 64
     assert est.t_ == steps * est.n_iter_
 
-    twin = _fit_quietly(GDMLPClassifier(**{**params, "max_iter": est.n_iter_}), X, y)
+    twin = fit_quietly(GDMLPClassifier(**{**params, "max_iter": est.n_iter_}), X, y)
     np.testing.assert_array_equal(flat_params(est), flat_params(twin))
     assert _state(est) == _state(twin)
     np.testing.assert_array_equal(
@@ -244,7 +227,7 @@ def test_sigint_during_long_fit(monkeypatch, solver):
 def test_sigint_during_long_partial_fit_epoch(monkeypatch, name):
     # 2000 rows in batches of 10: 200 steps of >= 2 ms, so the epoch lasts
     # >= 0.4 s and the signal (0.1 s in) lands mid-epoch
-    X, y = _data(name, n=2000)
+    X, y = make_data(name, n=2000)
     kw = {"classes": np.unique(y)} if name == "GDMLPClassifier" else {}
     est = make_estimator(name, "adam", batch_size=10)
     est.partial_fit(X[:100], y[:100], **kw)
@@ -269,7 +252,7 @@ def test_interrupt_between_two_epochs_is_caught_too(monkeypatch, name, solver):
     while the loop takes its per-epoch snapshot, before the next epoch's
     ``try``). It must be handled like one inside an epoch, not escape ``fit``
     and discard every completed epoch."""
-    X, y = _data(name)
+    X, y = make_data(name)
     original = _Progress.snapshot
     calls = []
 
@@ -285,7 +268,7 @@ def test_interrupt_between_two_epochs_is_caught_too(monkeypatch, name, solver):
     monkeypatch.undo()
     assert est.n_iter_ >= 1  # 1 or 2, depending on where the loop snapshots
     _assert_consistent(est)
-    twin = _fit_quietly(
+    twin = fit_quietly(
         make_estimator(
             name, solver, max_iter=est.n_iter_, tol=0.0, n_iter_no_change=1000
         ),

@@ -1,0 +1,114 @@
+"""Early stopping: a stratified, held-out validation split that is never
+trained on, a warning naming the class when it cannot stratify, a clear error
+when it is too small, and restored weights that score best_validation_score_.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from _reliability import ESTIMATORS, fit_quietly, make_data, make_estimator
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+
+from skgd._models import MLP, LinearModel
+
+
+# --------------------------------------------------------- early stopping
+def _record_rows(monkeypatch, cls):
+    """Record every row that reaches ``backward`` (a gradient step)."""
+    rows = set()
+    original = cls.backward
+
+    def backward(model, theta, X_, draw, cache, grad):
+        rows.update(r.tobytes() for r in np.asarray(X_))
+        return original(model, theta, X_, draw, cache, grad)
+
+    monkeypatch.setattr(cls, "backward", backward)
+    return rows
+
+
+def _fit_early_stopping(name, solver, X, y, fraction, seed):
+    est = make_estimator(
+        name,
+        solver,
+        early_stopping=True,
+        validation_fraction=fraction,
+        max_iter=30,
+        n_iter_no_change=5,
+        random_state=seed,
+    )
+    return fit_quietly(est, X, y)
+
+
+def _assert_held_out_and_restored(est, rows, X, y, tr, va):
+    # the validation rows never reach a gradient step; all training rows do
+    assert rows == {r.tobytes() for r in X[tr]}
+    assert not rows & {r.tobytes() for r in X[va]}
+    # the restored weights score best_validation_score_ on those rows, exactly
+    assert est.best_validation_score_ == max(est.validation_scores_)
+    assert est.score(X[va], y[va]) == est.best_validation_score_
+
+
+@pytest.mark.parametrize("solver", ["gd", "sgd", "adam"])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_classifier_validation_split_is_stratified_and_held_out(
+    monkeypatch, n_classes, solver
+):
+    X, y = make_data("GDMLPClassifier", n=200, n_classes=n_classes)
+    y = np.where(np.arange(200) < 150, y, 0)  # unbalanced classes
+    rows = _record_rows(monkeypatch, MLP)
+    est = _fit_early_stopping("GDMLPClassifier", solver, X, y, 0.2, seed=3)
+    rng = check_random_state(3)
+    tr, va = train_test_split(
+        np.arange(200), test_size=0.2, stratify=y, random_state=rng
+    )
+    # stratified: each class has its share of the validation rows, to one row
+    for c in np.unique(y):
+        assert abs(np.sum(y[va] == c) - 0.2 * np.sum(y == c)) <= 1
+    _assert_held_out_and_restored(est, rows, X, y, tr, va)
+
+
+@pytest.mark.parametrize("solver", ["gd", "sgd", "adam"])
+def test_regressor_validation_split_is_a_permutation_prefix(monkeypatch, solver):
+    X, y = make_data("GDRegressor", n=200)
+    rows = _record_rows(monkeypatch, LinearModel)
+    est = _fit_early_stopping("GDRegressor", solver, X, y, 0.15, seed=5)
+    perm = check_random_state(5).permutation(200)
+    n_val = int(np.ceil(0.15 * 200))
+    va, tr = perm[:n_val], perm[n_val:]
+    _assert_held_out_and_restored(est, rows, X, y, tr, va)
+
+
+def test_singleton_class_falls_back_to_plain_split(monkeypatch):
+    X, y = make_data("GDMLPClassifier", n=120, n_classes=2)
+    y = np.where(y == 0, "left", "right").astype(object)
+    y[7] = "rare"
+    rows = _record_rows(monkeypatch, MLP)
+    est = make_estimator(
+        "GDMLPClassifier",
+        "adam",
+        early_stopping=True,
+        validation_fraction=0.2,
+        max_iter=5,
+        random_state=1,
+    )
+    with pytest.warns(UserWarning, match=r"stratify .*\(class\(es\) \['rare'\] have"):
+        fit_quietly(est, X, y)
+    perm = check_random_state(1).permutation(120)
+    va, tr = perm[:24], perm[24:]
+    assert rows == {r.tobytes() for r in X[tr]}
+    assert est.score(X[va], y[va]) == est.best_validation_score_
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_too_small_validation_split_is_a_value_error(name):
+    X, y = make_data(name, n=12, n_classes=2)
+    est = make_estimator(name, "adam", early_stopping=True, validation_fraction=0.05)
+    with warnings.catch_warnings():
+        # the classifier first warns that it cannot stratify one row
+        warnings.simplefilter("ignore", UserWarning)
+        with pytest.raises(ValueError, match="validation"):
+            est.fit(X, y)
+    assert not hasattr(est, "n_iter_")
+    assert not hasattr(est, "_progress")

@@ -410,6 +410,23 @@ def test_classifier_majority_check_uses_the_class_weights():
     assert recall > 0.5
 
 
+def test_classifier_majority_check_runs_on_warm_started_fits():
+    X, y = _unscaled_binary()
+    clf = GDMLPClassifier(
+        (4,), learning_rate_init=1e-4, max_iter=5, warm_start=True, random_state=3
+    )
+    assert len(_constant_warnings(lambda: clf.fit(X * 1e3, y))) == 1
+    clf.set_params(max_iter=1)
+    assert len(_constant_warnings(lambda: clf.fit(X * 1e3, y))) == 1
+    assert clf.n_iter_ == 6
+    sound = GDMLPClassifier(
+        (4,), learning_rate_init=0.01, warm_start=True, random_state=3
+    )
+    for _ in range(2):
+        assert _constant_warnings(lambda: sound.fit(X, y)) == []
+        assert sound.score(X, y) > 0.85
+
+
 def test_classifier_majority_check_not_run_by_partial_fit():
     X, y = _unscaled_binary()
     clf = GDMLPClassifier((4,), solver="adam", learning_rate_init=1e-4, random_state=3)

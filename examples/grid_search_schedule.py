@@ -1,7 +1,7 @@
 """
-==========================================
+===========================================
 Choosing a learning-rate schedule by search
-==========================================
+===========================================
 
 The schedule and the initial rate are ordinary parameters of
 :class:`~skgd.GDRegressor`, so :class:`~sklearn.model_selection.GridSearchCV`

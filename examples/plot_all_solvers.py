@@ -1,7 +1,7 @@
 """
-=====================================
+======================================
 Every solver on one regression problem
-=====================================
+======================================
 
 :class:`~skgd.GDRegressor` offers seven optimizers on the same training loop:
 full-batch gradient descent with Nesterov momentum and adaptive restart

@@ -13,21 +13,17 @@ training R² of 0. ``GDRegressor`` *starts* at exactly that model (coef 0,
 intercept the weighted mean), and every objective it minimizes (least squares
 plus a non-negative penalty that vanishes at coef 0) is at most the starting
 value at its minimizer, so the exact solution has R² >= 0 for every penalty.
-The only slack a finished, non-diverged fit may need is numerical: float32
-rounding (about 1e-7 in R²) and the orbit of an adaptive solver at a constant
-rate, whose weights (in standardized coordinates, on the scale of ``y``) jiggle
-by about ``lr`` per step: with ``lr = 0.01 std(y)`` ('auto') that costs at
-most about ``d * 1e-4`` in R². Measured over 3000 random fits (zero-mean
-features), the worst deficit with the 'auto' rate was 1.3e-5 (float32 fits
-sit at 1e-7). ``R2_TOL = 1e-3`` sits above that noise floor and far below the
-failures this test is about (R² of -0.2 to -200, silently returned). With
+A fresh fit whose final objective exceeds its start by more than
+``1e-4 * start`` (plus the rounding of residuals of targets far from 0, about
+``10 eps sqrt(ref * start)``) falls back to its lowest-loss epoch or raises,
+so a returned model has ``R² >= -1e-4`` up to that rounding: with the data
+term ``D``, the penalty ``P >= 0``, ``P(start) = 0`` and ``D(start) = var(y) /
+2``, ``R² = 1 - D(end) / D(start) >= -(objective(end) / objective(start) -
+1)``. Measured over 2000 random fits, the worst R² was -7.8e-5 (float32) and
+-3.7e-7 (float64). ``R2_TOL = 2e-4`` sits above that and far below the
+failures this test is about (R² of -0.002 to -200, silently returned). With
 ``n <= 60`` the default batch size is the full data, so no solver here is
 stochastic: there is no sampling noise to allow for.
-
-The same bound follows from the objective: with the data term ``D`` and the
-penalty ``P >= 0``, ``P(start) = 0`` and the penalty-free ``D(start) =
-var(y) / 2``, an end objective within a relative ``R2_TOL`` of the start
-gives ``R² = 1 - D(end) / D(start) >= -R2_TOL``.
 
 Classifier: the trivial model predicts the (weighted) majority class.
 ``GDMLPClassifier`` starts from a random initialization, so its starting model
@@ -42,7 +38,9 @@ on the objective it minimizes: the final training objective (weighted mean
 log-loss plus penalty) does not exceed the larger of the starting objective and
 the log-loss of the null model that predicts the weighted class frequencies.
 A fit that ends above both made its model worse than where it started and
-worse than knowing nothing: that is a divergence and must be reported.
+worse than knowing nothing: that is a divergence and must be reported. The
+final-objective check allows the same relative ``1e-4`` as for the regressor,
+so ``LOSS_RTOL = 2e-4``.
 """
 
 import warnings
@@ -57,8 +55,8 @@ from skgd import GDMLPClassifier, GDRegressor
 from skgd._optimizers import SOLVERS
 
 # see the module docstring for where these come from
-R2_TOL = 1e-3
-LOSS_RTOL = 1e-3
+R2_TOL = 2e-4
+LOSS_RTOL = 2e-4
 
 PROPERTY_SETTINGS = settings(
     max_examples=150,

@@ -276,11 +276,15 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         if not self.early_stopping or incremental:
             return (X, Y, sw), None
         tr, va = self._split_validation(Y, progress.rng)
-        if len(va) < 2 or len(tr) < 1 or sw[va].sum() <= 0:
+        # rows of weight 0 neither train nor score
+        n_val = int(np.count_nonzero(sw[va] > 0))
+        n_train = int(np.count_nonzero(sw[tr] > 0))
+        if n_val < 2 or n_train < 1:
             raise ValueError(
                 f"early_stopping with validation_fraction={self.validation_fraction} "
-                f"on {X.shape[0]} samples leaves {len(va)} validation samples with "
-                "positive weight; at least 2 are needed to score. Use more data, a "
+                f"on {X.shape[0]} samples leaves {n_val} validation and {n_train} "
+                "training samples with positive weight; at least 2 validation "
+                "samples are needed to score and 1 to train. Use more data, a "
                 "larger validation_fraction, or early_stopping=False."
             )
         return (X[tr], Y[tr], sw[tr]), (X[va], Y[va], sw[va])

@@ -12,6 +12,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
 from skgd._models import MLP, LinearModel
+from skgd._optimizers import SOLVERS
 
 
 # --------------------------------------------------------- early stopping
@@ -50,7 +51,7 @@ def _assert_held_out_and_restored(est, rows, X, y, tr, va):
     assert est.score(X[va], y[va]) == est.best_validation_score_
 
 
-@pytest.mark.parametrize("solver", ["gd", "sgd", "adam"])
+@pytest.mark.parametrize("solver", SOLVERS)
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_classifier_validation_split_is_stratified_and_held_out(
     monkeypatch, n_classes, solver
@@ -69,7 +70,7 @@ def test_classifier_validation_split_is_stratified_and_held_out(
     _assert_held_out_and_restored(est, rows, X, y, tr, va)
 
 
-@pytest.mark.parametrize("solver", ["gd", "sgd", "adam"])
+@pytest.mark.parametrize("solver", SOLVERS)
 def test_regressor_validation_split_is_a_permutation_prefix(monkeypatch, solver):
     X, y = make_data("GDRegressor", n=200)
     rows = _record_rows(monkeypatch, LinearModel)
@@ -101,14 +102,53 @@ def test_singleton_class_falls_back_to_plain_split(monkeypatch):
     assert est.score(X[va], y[va]) == est.best_validation_score_
 
 
+def _validation_rows(name, y, fraction, seed):
+    """The rows the estimator holds out (its first use of the seeded RNG)."""
+    rng = check_random_state(seed)
+    if name == "GDMLPClassifier":
+        index = np.arange(len(y))
+        return train_test_split(
+            index, test_size=fraction, stratify=y, random_state=rng
+        )[1]
+    return rng.permutation(len(y))[: int(np.ceil(fraction * len(y)))]
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
 @pytest.mark.parametrize("name", ESTIMATORS)
-def test_too_small_validation_split_is_a_value_error(name):
+def test_too_small_validation_split_is_a_value_error(name, solver):
     X, y = make_data(name, n=12, n_classes=2)
-    est = make_estimator(name, "adam", early_stopping=True, validation_fraction=0.05)
+    est = make_estimator(name, solver, early_stopping=True, validation_fraction=0.05)
     with warnings.catch_warnings():
         # the classifier first warns that it cannot stratify one row
         warnings.simplefilter("ignore", UserWarning)
-        with pytest.raises(ValueError, match="validation"):
+        with pytest.raises(
+            ValueError,
+            match=r"validation_fraction=0.05 on 12 samples leaves 1 validation and "
+            r"11 training samples with positive weight; at least 2 validation",
+        ):
             est.fit(X, y)
     assert not hasattr(est, "n_iter_")
     assert not hasattr(est, "_progress")
+
+
+@pytest.mark.parametrize("n_positive", [0, 1])
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_validation_rows_of_weight_zero_do_not_count(name, n_positive):
+    """Regression: the check counted validation rows, not rows of positive
+    weight: with one weighted validation row the split was accepted, the
+    validation R² stayed 0 and early stopping restored epoch 1, silently."""
+    X, y = make_data(name, n=100, n_classes=2)
+    va = _validation_rows(name, y, 0.2, seed=0)
+    assert len(va) == 20
+    sw = np.ones(len(y))
+    sw[va[n_positive:]] = 0.0
+    est = make_estimator(name, "sgd", early_stopping=True, validation_fraction=0.2)
+    with pytest.raises(
+        ValueError,
+        match=f"leaves {n_positive} validation and 80 training samples with positive",
+    ):
+        est.fit(X, y, sample_weight=sw)
+    assert not hasattr(est, "n_iter_")
+    sw[va[:2]] = 1.0  # two weighted validation rows are enough to score
+    fit_quietly(est.set_params(max_iter=5), X, y, sample_weight=sw)
+    assert len(est.validation_scores_) == est.n_iter_ == 5

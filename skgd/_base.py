@@ -160,6 +160,11 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         """Validation score (higher is better) of raw outputs against ``Y``."""
 
     @abstractmethod
+    def _worse_than_constant(self, raw: Array, Y: Array, sw: Array) -> str | None:
+        """How the raw outputs score below the best constant prediction on
+        their own rows (a clause for the warning), or None if they do not."""
+
+    @abstractmethod
     def _pack(self, model: Model, dtype) -> Array:
         """The flat parameter vector from the fitted attributes."""
 
@@ -178,15 +183,6 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         of the weights decayed per step) does not carry the unit of a rate
         resolved from the data."""
         return 1.0
-
-    def _null_score(self, Y: Array, sw: Array) -> float | None:
-        """Training score of the best constant prediction, which a fit must reach.
-
-        ``None`` where the objective check of a fresh fit already implies it:
-        a model that starts at the null model and ends no higher than its start
-        cannot score below it.
-        """
-        return None
 
     def _split_validation(self, Y: Array, rng) -> tuple[Array, Array]:
         n = Y.shape[0]
@@ -240,17 +236,24 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         run = self._make_run(
             model, train[0], train[2], progress, continuing, incremental
         )
+        fresh = run.optimizer.init(theta)
+        if not continuing or fresh.keys() != progress.opt_state.keys():
+            # a new solver, or momentum or amsgrad switched on or off: the
+            # memory of another update rule cannot be continued
+            progress.opt_state = fresh
         if not continuing:
-            progress.opt_state = run.optimizer.init(theta)
             progress.loss_ref, start = _reference_loss(run, theta, train)
         if not incremental:
             progress.no_improvement, progress.best_score = 0, -np.inf
 
         theta, lowest = self._train(run, progress, theta, train, val, incremental)
-        if not continuing and not incremental:
-            theta = self._check_final(run, progress, theta, lowest, train, start)
         if not incremental:
-            self._check_null_score(run, progress, theta, train)
+            raw = None
+            if not continuing:
+                theta, raw = self._check_final(
+                    run, progress, theta, lowest, train, start
+                )
+            self._check_constant(run, progress, theta, train, raw)
         self._write_fitted(model, theta, progress)
         progress.theta, progress.packed = theta, self._pack(model, theta.dtype)
         self._progress = progress
@@ -442,7 +445,7 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
             # stationarity was measured where the gradient was taken; a last
             # step that went uphill (a rate far beyond 2 / L, e.g. a converged
             # fit warm-started with a huge rate) is not an answer: go on
-            if _objective(run, theta, data) > loss + 1e-6 * progress.loss_ref:
+            if _objective(run, theta, data)[0] > loss + 1e-6 * progress.loss_ref:
                 gd_stat = np.inf
         progress.opt_state = state
         progress.t += n_steps
@@ -472,10 +475,10 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         # ulp of the targets, an error of about eps * sqrt(ref * start)
         eps = float(np.finfo(theta.dtype).eps)
         slack = 1e-4 * start + 10 * eps * np.sqrt(progress.loss_ref * start)
-        final = _objective(run, theta, train)
+        final, raw = _objective(run, theta, train)
         if final <= start + slack:
-            return theta
-        fallback = _objective(run, lowest, train)
+            return theta, raw
+        fallback, raw = _objective(run, lowest, train)
         if fallback <= start + slack:
             _warn(
                 f"{type(self).__name__}: the training objective ended at "
@@ -484,30 +487,28 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
                 " Lower learning_rate_init, scale the features, or set clip_norm.",
                 ConvergenceWarning,
             )
-            return lowest
+            return lowest, raw
         raise self._divergence_error(
             f": after {progress.n_iter} epochs the training objective ended at "
             f"{final:.3g}, above its starting value {start:.3g}",
             progress,
         )
 
-    def _check_null_score(self, run: _Run, progress: _Progress, theta, train):
-        """Warn when ``fit`` returns a model that scores below a constant."""
+    def _check_constant(self, run: _Run, progress: _Progress, theta, train, raw):
+        """Warn when ``fit`` returns a model that does worse on its training rows
+        than the best constant prediction; ``raw`` is the output at ``theta``,
+        or None."""
         X, Y, sw = train
-        sw = sw.astype(np.float64)
-        null = self._null_score(Y, sw)
-        if null is None:
-            return
-        score = self._score_raw(run.model.forward(theta, X)[0], Y, sw)
-        # the tolerance absorbs the summation order of two equal weighted sums
-        if score >= null - 1e-9:
+        if raw is None:
+            raw = run.model.forward(theta, X)[0]
+        shortfall = self._worse_than_constant(raw, Y, sw.astype(np.float64))
+        if shortfall is None:
             return
         _warn(
-            f"{type(self).__name__}: the training score {score:.4g} after "
-            f"{progress.n_iter} epochs is below the {null:.4g} of always predicting "
-            "the most frequent target: the model is worse than a constant. Scale "
-            "the features (e.g. StandardScaler), tune learning_rate_init (the rate "
-            f"was {progress.learning_rate:.3g}), or raise max_iter.",
+            f"{type(self).__name__}: after {progress.n_iter} epochs {shortfall}: "
+            "the model is worse than a constant. Scale the features (e.g. "
+            "StandardScaler), tune learning_rate_init (the rate was "
+            f"{progress.learning_rate:.3g}), or raise max_iter.",
             ConvergenceWarning,
         )
 
@@ -597,11 +598,12 @@ def _clip(grad: Array, clip_norm: float | None, clip_value: float | None) -> flo
     return norm
 
 
-def _objective(run: _Run, theta: Array, data) -> float:
-    """The training objective (loss plus penalty) at ``theta``."""
+def _objective(run: _Run, theta: Array, data) -> tuple[float, Array]:
+    """The training objective (loss plus penalty) at ``theta``, and the raw
+    output it was computed from."""
     X, Y, sw = data
     raw = run.model.forward(theta, X)[0]
-    return run.loss(raw, Y, sw)[0] + run.penalty.value(theta)
+    return run.loss(raw, Y, sw)[0] + run.penalty.value(theta), raw
 
 
 def _reference_loss(run: _Run, theta: Array, data) -> tuple[float, float]:

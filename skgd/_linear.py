@@ -15,6 +15,9 @@ from skgd._validation import Interval, Real, StrOptions, _fit_context, validate_
 # fallback initial rate of the adaptive solvers, whose step does not scale with
 # the curvature (Adam moves each coordinate by about lr per step)
 _ADAPTIVE_AUTO_LR = 0.01
+# a fresh single-output fit ends with R² >= -1e-4 (the final-objective check);
+# below this, a training R² is a real shortfall, not rounding or an orbit
+_R2_SLACK = 1e-3
 
 
 @fill_doc
@@ -511,6 +514,19 @@ class GDRegressor(RegressorMixin, BaseGD):
 
     def _score_raw(self, raw, Y, sw):
         return float(r2_score(Y, raw, sample_weight=sw))
+
+    def _worse_than_constant(self, raw, Y, sw):
+        # per target: a uniform average can hide one target far below 0
+        r2 = np.atleast_1d(r2_score(Y, raw, sample_weight=sw, multioutput="raw_values"))
+        bad = np.flatnonzero(r2 < -_R2_SLACK)
+        if not bad.size:
+            return None
+        which = f" of target(s) {bad.tolist()}" if Y.shape[1] > 1 else ""
+        values = ", ".join(f"{v:.4g}" for v in r2[bad])
+        return (
+            f"the training R²{which} is {values}, below the 0 of always "
+            "predicting the mean"
+        )
 
     def _pack(self, model, dtype):
         W = np.asarray(self.coef_).reshape(-1, self.n_features_in_).T

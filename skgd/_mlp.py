@@ -1,5 +1,7 @@
 """GDMLPClassifier: a multi-layer perceptron classifier on the shared training loop."""
 
+import operator
+
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.model_selection import train_test_split
@@ -496,6 +498,17 @@ class GDMLPClassifier(ClassifierMixin, BaseGD):
         if self.class_weight is not None:
             if multilabel:
                 raise ValueError("class_weight is not supported for multilabel y.")
+            if isinstance(self.class_weight, dict):
+                bad = {
+                    k: w
+                    for k, w in self.class_weight.items()
+                    if not (np.isfinite(w) and w >= 0)
+                }
+                if bad:
+                    raise ValueError(
+                        "class_weight must hold finite, non-negative weights; "
+                        f"got {bad!r}."
+                    )
             cw = compute_sample_weight(self.class_weight, y)
             sw = sw * cw.astype(dtype, copy=False)
             if not sw.sum() > 0:
@@ -520,10 +533,15 @@ class GDMLPClassifier(ClassifierMixin, BaseGD):
         self.n_outputs_ = 1 if lb.y_type_ == "binary" else n_classes
 
     def _layer_sizes(self, n_features, n_outputs):
-        hidden = np.atleast_1d(np.asarray(self.hidden_layer_sizes, dtype=int)).tolist()
-        if any(h < 1 for h in hidden):
+        sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes, dtype=object))
+        try:
+            hidden = [operator.index(h) for h in sizes.tolist()]
+        except TypeError:
+            hidden = None
+        if sizes.ndim != 1 or hidden is None or any(h < 1 for h in hidden):
             raise ValueError(
-                f"hidden_layer_sizes must hold positive integers, got {hidden}."
+                "hidden_layer_sizes must be an int or a sequence of positive "
+                f"integers, got {self.hidden_layer_sizes!r}."
             )
         return [n_features, *hidden, n_outputs]
 
@@ -573,6 +591,17 @@ class GDMLPClassifier(ClassifierMixin, BaseGD):
         # majority class, or the most frequent label set (weights included)
         _, row = np.unique(Y > 0.5, axis=0, return_inverse=True)
         return float(np.bincount(row.ravel(), weights=sw).max() / sw.sum())
+
+    def _worse_than_constant(self, raw, Y, sw):
+        score, null = self._score_raw(raw, Y, sw), self._null_score(Y, sw)
+        # the tolerance absorbs the summation order of two equal weighted sums
+        if score >= null - 1e-9:
+            return None
+        what = "label set" if self._multilabel else "class"
+        return (
+            f"the training accuracy {score:.4g} is below the {null:.4g} of always "
+            f"predicting the most frequent {what}"
+        )
 
     def _pack(self, model, dtype):
         shapes = [W.shape for W in self.coefs_]

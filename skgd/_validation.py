@@ -26,36 +26,42 @@ __all__ = [
 
 
 def validate_data(_estimator, /, X="no_validation", y="no_validation", **kwargs):
-    """scikit-learn's ``validate_data``, plus a magnitude check when fitting.
+    """scikit-learn's ``validate_data``, plus a magnitude check.
 
     Finite values so large that their squares overflow (about 1e153 in
-    float64) make the data statistics, the curvature and the objective
-    non-finite; they are rejected up front with a message naming the remedy
-    rather than surfacing as numpy overflow warnings or a ``LinAlgError``.
+    float64) make the data statistics, the curvature, the objective and the
+    predictions non-finite; they are rejected up front, when fitting and when
+    predicting, with a message naming the remedy rather than surfacing as
+    numpy overflow warnings, a ``LinAlgError`` or NaN predictions. A numeric
+    ``y`` is checked in the dtype of ``X``, which it is cast to for training.
     """
     out = _sklearn_validate_data(_estimator, X, y, **kwargs)
-    if isinstance(X, str) or isinstance(y, str):
-        return out  # not a fit: "no_validation" was passed for X or y
+    if isinstance(X, str):
+        return out  # "no_validation" was passed for X
+    if isinstance(y, str):
+        _check_magnitude(out, "X")
+        return out
     X_valid, y_valid = out
     _check_magnitude(X_valid, "X")
     if kwargs.get("y_numeric"):
-        _check_magnitude(y_valid, "y")
+        _check_magnitude(y_valid, "y", dtype=X_valid.dtype)
     return out
 
 
-def _check_magnitude(a, name: str) -> None:
+def _check_magnitude(a, name: str, dtype=None) -> None:
     data = a.data if sp.issparse(a) else np.asarray(a)
     if data.dtype.kind != "f" or data.size == 0:
         return
+    dtype = np.dtype(dtype if dtype is not None else data.dtype)
     n = max(a.shape[0], 1)
     # sums of n squares stay finite below this bound
-    limit = float(np.sqrt(np.finfo(data.dtype).max / n))
+    limit = float(np.sqrt(np.finfo(dtype).max / n))
     peak = float(np.max(np.abs(data)))
     if peak > limit:
         raise ValueError(
-            f"{name} contains values too large to train on: the largest "
-            f"magnitude is {peak:.3g}, and with {a.shape[0]} samples of dtype "
-            f"{data.dtype} sums of squares overflow beyond {limit:.3g}. Scale "
+            f"{name} contains values too large to train on or predict from: the "
+            f"largest magnitude is {peak:.3g}, and with {a.shape[0]} samples of "
+            f"dtype {dtype} sums of squares overflow beyond {limit:.3g}. Scale "
             f"the {'features (e.g. StandardScaler)' if name == 'X' else 'target'}."
         )
 
@@ -64,6 +70,9 @@ def check_sample_weight(sample_weight, X, dtype) -> np.ndarray:
     """Validated sample weights: finite, non-negative, not all zero, of ``dtype``.
 
     Raises ``ValueError`` naming the problem before any training happens.
+    Weights so large or so small that their sums or products with the loss
+    would overflow or underflow are rescaled by a power of two (exact, and
+    harmless: the objective is normalized by the sum of the weights).
     """
     if sample_weight is not None and not np.isscalar(sample_weight):
         arr = np.asarray(sample_weight)
@@ -71,9 +80,19 @@ def check_sample_weight(sample_weight, X, dtype) -> np.ndarray:
             raise ValueError(
                 f"sample_weight must be numeric, got an array of dtype {arr.dtype}."
             )
+        sample_weight = _rescale(arr, np.finfo(dtype))
     sw = _check_sample_weight(sample_weight, X, dtype=dtype, ensure_non_negative=True)
     if not np.all(np.isfinite(sw)):
         raise ValueError("sample_weight contains NaN or infinity.")
     if not sw.sum() > 0:
         raise ValueError("sample_weight must not be all zero: nothing to fit.")
     return sw
+
+
+def _rescale(w: np.ndarray, info: np.finfo) -> np.ndarray:
+    if w.dtype.kind != "f" or w.size == 0 or not np.all(np.isfinite(w)):
+        return w
+    peak = float(np.max(np.abs(w)))
+    if peak == 0 or np.sqrt(float(info.tiny)) <= peak <= np.sqrt(float(info.max)):
+        return w
+    return np.ldexp(w, -int(np.frexp(peak)[1]))

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning, FitFailedWarning, NotFittedError
+from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV
 from sklearn.utils.validation import check_is_fitted
 
@@ -374,8 +375,9 @@ def test_classifier_worse_than_majority_warns_with_both_numbers():
     messages = [str(w.message) for w in record if "constant" in str(w.message)]
     assert len(messages) == 1
     assert (
-        "training score 0.35 after 5 epochs is below the 0.5333 of always "
-        "predicting the most frequent target" in messages[0]
+        "after 5 epochs the training accuracy 0.35 is below the 0.5333 of "
+        "always predicting the most frequent class: the model is worse than a "
+        "constant" in messages[0]
     )
     for hint in ("StandardScaler", "the rate was 0.0001", "max_iter"):
         assert hint in messages[0]
@@ -474,3 +476,59 @@ def test_warnings_point_at_the_callers_line():
     for fragment in ("[2] have", "batch_size=500", "max_iter=5", "a constant"):
         assert fragment in messages
     assert {(w.filename, w.lineno) for w in record} == {(__file__, line)}
+
+
+# ---------------------------------------- regressor worse than the mean
+def _linear_data(n=200):
+    rng = np.random.RandomState(0)
+    X = rng.randn(n, 3)
+    return X, X @ np.array([1.0, 2.0, 3.0]) + 0.1 * rng.randn(n), rng
+
+
+@pytest.mark.parametrize("solver", ["adam", "adamw"])
+def test_warm_fit_that_wrecks_a_good_model_warns(solver):
+    """Regression: warm-started fits skipped every final check; a converged
+    regressor refitted with learning_rate_init=30 returned R² -7.2 silently."""
+    X, y, _ = _linear_data()
+    reg = GDRegressor(solver=solver, warm_start=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X, y)
+    assert reg.score(X, y) > 0.9
+    reg.set_params(learning_rate_init=30)
+    with pytest.warns(ConvergenceWarning) as record:
+        reg.fit(X, y)
+    r2 = reg.score(X, y)
+    assert r2 < -1e-3
+    expected = (
+        f"the training R² is {r2:.4g}, below the 0 of always predicting the "
+        "mean: the model is worse than a constant"
+    )
+    assert any(expected in str(w.message) for w in record)
+
+
+def test_multioutput_target_worse_than_the_mean_is_named():
+    """Regression: with targets 1e4 apart in scale, the summed objective fell
+    while the small target's R² reached -3476; score() said -1738, silently."""
+    X, y, rng = _linear_data()
+    Y = np.column_stack([1e-4 * (X @ [1.0, 2.0, 3.0]) + 1e-5 * rng.randn(200), y])
+    reg = GDRegressor(solver="rmsprop", random_state=0)
+    with pytest.warns(ConvergenceWarning, match=r"R² of target\(s\) \[0\] is -"):
+        reg.fit(X, Y)
+    per_target = r2_score(Y, reg.predict(X), multioutput="raw_values")
+    assert per_target[0] < -1e-3 < 0.99 < per_target[1]
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_regressor_constant_check_silent_on_sound_fits(solver):
+    X, y, rng = _linear_data()
+    Y = np.column_stack([y, -2 * y + rng.randn(200)])
+    # Adadelta's default epsilon makes it slow on this scale (see its docs)
+    extra = {"epsilon": 1e-4} if solver == "adadelta" else {}
+    for target in (y, Y):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            reg = GDRegressor(solver=solver, random_state=0, **extra)
+            reg.fit(X, target)
+        assert not [w for w in record if "worse than a constant" in str(w.message)]
+        assert reg.score(X, target) > 0.9

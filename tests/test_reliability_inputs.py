@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _reliability import flat_params
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
@@ -238,6 +239,12 @@ def _bad_cases(kind):
             ValueError,
             "y contains values too large to train on",
         )
+        # y is cast to the dtype of X for training: checked in that dtype
+        cases["y_huge_for_float32_X"] = (
+            lambda e: e.fit(X.astype(np.float32), y * 1e20),
+            ValueError,
+            "samples of dtype float32 sums of squares overflow",
+        )
         cases["y_strings"] = (
             lambda e: e.fit(X, np.full(N, "abc")),
             ValueError,
@@ -454,3 +461,71 @@ def test_large_finite_values_below_the_limit_never_crash_in_numpy(what, scale, s
                 return
     assert np.all(np.isfinite(est.coef_)) and np.isfinite(est.intercept_)
     assert np.all(np.isfinite(est.predict(X)))
+
+
+BAD_PARAMETERS = {
+    "class_weight_negative": ({"class_weight": {0: -0.1, 1: 1.0}}, "{0: -0.1}"),
+    "class_weight_inf": ({"class_weight": {1: np.inf}}, "{1: inf}"),
+    "class_weight_nan": ({"class_weight": {2: np.nan}}, "{2: nan}"),
+    "hidden_fractional": ({"hidden_layer_sizes": [3.5]}, "got [3.5]"),
+    "hidden_2d": ({"hidden_layer_sizes": [[3, 4]]}, "got [[3, 4]]"),
+    "hidden_zero": ({"hidden_layer_sizes": (4, 0)}, "got (4, 0)"),
+}
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("case", BAD_PARAMETERS)
+def test_bad_classifier_parameters_rejected_before_training(case, solver, monkeypatch):
+    """Regression: a negative class weight was accepted (a loss unbounded
+    below), a fractional layer size silently truncated, a 2-D one a TypeError
+    deep in the comparison of lists."""
+    params, fragment = BAD_PARAMETERS[case]
+    what = "class_weight" if "class_weight" in params else "hidden_layer_sizes"
+    X, y = _data("classifier")
+    fitted = _fitted("classifier", solver)
+    before = copy.deepcopy(vars(fitted))
+    monkeypatch.setattr(BaseGD, "_train", _no_train)
+    for est in (_make("classifier", solver), fitted):
+        with pytest.raises(ValueError, match=f"{what} must .*{re.escape(fragment)}"):
+            est.set_params(**params).fit(X, y)
+    after = vars(fitted)
+    _assert_same(
+        {k: v for k, v in before.items() if k != what},
+        {k: v for k, v in after.items() if k != what},
+    )
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_predicting_from_values_too_large_is_a_value_error(kind, solver):
+    """Regression: predict on finite X of 1e308 returned NaN or inf with
+    RuntimeWarnings; it gets the same magnitude check as fit."""
+    X, _ = _data(kind)
+    est = _fitted(kind, solver)
+    methods = ["predict"] + (
+        ["predict_proba", "predict_log_proba"] * (kind != "regressor")
+    )
+    for method in methods:
+        for bad in (np.full((1, P), 1e308), X * 1e200):
+            with pytest.raises(ValueError, match="X contains values too large"):
+                getattr(est, method)(bad)
+
+
+@pytest.mark.parametrize("solver", ["gd", "sgd", "adam"])
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("scale", [1e-300, 1e39, 1e300, 1e307])
+def test_only_the_ratios_of_sample_weights_matter(kind, solver, scale):
+    """Regression: weights of 1e308 crashed in eigvalsh (LinAlgError), those
+    of 1e305 overflowed into a misleading 'diverged'. Weights are rescaled by
+    a power of two, so any scale gives the model of weights near 1."""
+    X, y = _data(kind)
+    sw = np.ones(N)
+    sw[:10] = 3.0
+    ref = _quiet_fit(_make(kind, solver), X, y, sample_weight=sw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        scaled = _quiet_fit(_make(kind, solver), X, y, sample_weight=sw * scale)
+    a = flat_params(scaled)
+    np.testing.assert_allclose(
+        a, flat_params(ref), rtol=1e-9, atol=1e-12 * np.abs(a).max()
+    )

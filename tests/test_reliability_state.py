@@ -1,5 +1,6 @@
 """State: persistence, clone, warm starts and determinism."""
 
+import copy
 import hashlib
 import json
 import pickle
@@ -20,11 +21,12 @@ from _reliability import (
 )
 from sklearn.base import clone
 from sklearn.datasets import make_regression
+from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from skgd._models import MLP, LinearModel
-from skgd._optimizers import SOLVERS
+from skgd._optimizers import SOLVERS, make_optimizer
 
 _MODEL_CLASS = {"GDRegressor": LinearModel, "GDMLPClassifier": MLP}
 _CURVES = (
@@ -59,24 +61,29 @@ def test_pickle_and_joblib_round_trips(tmp_path, name, solver):
     est = fit_quietly(make_estimator(name, solver, max_iter=5), X, y)
     path = tmp_path / "est.joblib"
     joblib.dump(est, path)
-    for copy in (pickle.loads(pickle.dumps(est)), joblib.load(path)):
-        np.testing.assert_array_equal(copy.predict(X), est.predict(X))
+    for loaded in (pickle.loads(pickle.dumps(est)), joblib.load(path)):
+        np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
         if name == "GDMLPClassifier":
-            np.testing.assert_array_equal(copy.predict_proba(X), est.predict_proba(X))
-        np.testing.assert_array_equal(flat_params(copy), flat_params(est))
-        assert _history(copy) == _history(est)
+            np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
+        np.testing.assert_array_equal(flat_params(loaded), flat_params(est))
+        assert _history(loaded) == _history(est)
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("via", ["pickle", "joblib"])
 @pytest.mark.parametrize("name", ESTIMATORS)
-def test_partial_fit_after_unpickling_continues_exactly(name, solver):
+def test_partial_fit_after_unpickling_continues_exactly(name, solver, via, tmp_path):
     """Optimizer moments, the step counter, the schedule position and the
     shuffling generator all survive pickling ('invscaling' schedule)."""
     X, y = make_data(name)
     twin = make_estimator(name, solver, learning_rate="invscaling", power_t=0.5)
     twin.partial_fit(X, y, **classes_kw(name, y))
     twin.partial_fit(X, y)
-    restored = pickle.loads(pickle.dumps(twin))
+    if via == "pickle":
+        restored = pickle.loads(pickle.dumps(twin))
+    else:
+        joblib.dump(twin, tmp_path / "est.joblib")
+        restored = joblib.load(tmp_path / "est.joblib")
     for _ in range(3):
         twin.partial_fit(X, y)
         restored.partial_fit(X, y)
@@ -99,10 +106,27 @@ def test_clone_is_fresh_and_unfitted(name):
     assert fresh.get_params() == est.get_params()
     assert not hasattr(fresh, "_progress")
     assert not hasattr(fresh, "n_iter_")
-    with pytest.raises(Exception, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         check_is_fitted(fresh)
-    with pytest.raises(Exception, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         fresh.predict(X)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_fit_without_warm_start_starts_afresh(name, solver):
+    """After partial_fit calls, fit (warm_start=False) forgets them: weights,
+    counters, curves and optimizer state equal those of a new estimator."""
+    X, y = make_data(name)
+    used = make_estimator(name, solver, max_iter=4)
+    for i in range(2):
+        used.partial_fit(X, y, **(classes_kw(name, y) if i == 0 else {}))
+    fit_quietly(used, X, y)
+    new = fit_quietly(make_estimator(name, solver, max_iter=4), X, y)
+    np.testing.assert_array_equal(flat_params(used), flat_params(new))
+    assert _history(used) == _history(new)
+    _assert_same_opt_state(used, new)
+    assert used.n_iter_ == new.n_iter_ <= 4
 
 
 # -------------------------------------------------------------- warm start
@@ -268,3 +292,57 @@ def test_one_or_two_blas_threads_agree_to_rounding_on_larger_data(name, solver):
         _fit_with_threads(name, solver, threads, X, y, **params) for threads in (1, 2)
     )
     np.testing.assert_allclose(two, one, rtol=1e-12, atol=1e-12 * np.abs(one).max())
+
+
+# ------------------------------------------------ switching the update rule
+SWITCHES = [
+    ("gd", {"solver": "adam"}),
+    ("adam", {"solver": "rmsprop"}),
+    ("rmsprop", {"solver": "adagrad"}),
+    ("adagrad", {"solver": "adadelta"}),
+    ("adadelta", {"solver": "sgd"}),
+    ("sgd", {"momentum": 0.0}),
+    ("adam", {"amsgrad": True}),
+]
+
+
+@pytest.mark.parametrize("how", ["warm_start", "partial_fit"])
+@pytest.mark.parametrize(("solver", "change"), SWITCHES)
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_a_new_update_rule_starts_its_state_afresh(name, solver, change, how):
+    """Regression: a warm fit or partial_fit after set_params(solver=...), or
+    after switching momentum or amsgrad, reused the state of the other rule and
+    raised KeyError. The new rule starts from the fitted weights with a fresh
+    state: bit-identical to a twin whose state was reset by hand."""
+    X, y = make_data(name)
+    est = make_estimator(name, solver, max_iter=3, warm_start=True)
+    fit_quietly(est, X, y)
+    est.set_params(max_iter=2, **change)
+    twin = copy.deepcopy(est)
+    params = twin.get_params()
+    n_penalized = len(twin._progress.theta) - (
+        1 if name == "GDRegressor" else sum(len(b) for b in twin.intercepts_)
+    )
+    twin._progress.opt_state = make_optimizer(
+        params["solver"], params, n_penalized
+    ).init(twin._progress.theta)
+    for e in (est, twin):
+        if how == "warm_start":
+            fit_quietly(e, X, y)
+        else:
+            e.partial_fit(X, y)
+    np.testing.assert_array_equal(flat_params(est), flat_params(twin))
+    _assert_same_opt_state(est, twin)
+    assert est.n_iter_ == 3 + (2 if how == "warm_start" else 1)
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_a_compatible_state_continues(name):
+    # 'adam' and 'adamw' share their moments: the step count goes on
+    X, y = make_data(name)
+    est = make_estimator(name, "adam", max_iter=3, warm_start=True, tol=0.0)
+    fit_quietly(est, X, y)
+    t_before = int(est._progress.opt_state["t"])
+    est.set_params(solver="adamw")
+    est.partial_fit(X, y)
+    assert int(est._progress.opt_state["t"]) == t_before + est.t_ // est.n_iter_

@@ -314,7 +314,10 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
             model.n_penalized,
             model.penalty_weights,
         )
-        if not (continuing and incremental):
+        # a full-batch partial_fit call is one step on the data it is given:
+        # its rate is resolved on that data (the chunks of a stream differ;
+        # the same data gives the same rate)
+        if full_batch or not (continuing and incremental):
             progress.learning_rate = self._resolve_learning_rate(
                 model, penalty, X, sw, batch_size
             )

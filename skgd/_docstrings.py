@@ -108,7 +108,12 @@ shuffle : bool, default=True
 warm_start : bool, default=False
     Whether ``fit`` continues from the previous solution, optimizer state
     and schedule position instead of starting afresh. ``n_iter_``, ``t_``
-    and the curves then keep counting across calls.
+    and the curves then keep counting across calls. Parameters may change
+    in between: a new ``learning_rate_init`` takes effect (``partial_fit``
+    keeps the rate of its first call, but for 'gd'), and a new update rule
+    (``solver``, or ``momentum`` or ``amsgrad`` switched on or off) starts
+    its optimizer state afresh from the current weights; 'adam' and 'adamw'
+    share theirs.
 
 verbose : int, default=0
     Whether to print the training objective after each epoch.

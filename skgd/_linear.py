@@ -63,7 +63,9 @@ class GDRegressor(RegressorMixin, BaseGD):
         standard deviations, since these solvers' columns are not centered),
         or 0.01 for constant ``y``; for
         'adadelta' it means 1.0 (Zeiler's rule).
-        The value used is stored in ``learning_rate_init_``.
+        The value used is stored in ``learning_rate_init_``. Each
+        ``partial_fit`` call of 'gd' is one full-batch step on the data it is
+        given, so 'gd' resolves 'auto' on the data of every call.
 
     %(learning_rate)s
 
@@ -247,9 +249,12 @@ class GDRegressor(RegressorMixin, BaseGD):
     times its starting scale raises a ``ValueError`` naming the epoch. A fresh
     ``fit`` whose final objective ends above its starting value falls back to
     the parameters of its epoch of lowest training loss with a
-    ``ConvergenceWarning``, or raises if none beats the start. A failed call
-    leaves the estimator as it was; Ctrl-C keeps the last complete epoch and
-    warns. The same ``random_state`` gives bit-identical results across
+    ``ConvergenceWarning``, or raises if none beats the start. Every ``fit``
+    (warm-started ones included; not ``partial_fit``) ends by computing the
+    training R² of each target: below -1e-3, worse than predicting the mean,
+    it warns, naming the targets. A failed call leaves the estimator as it
+    was; Ctrl-C keeps the last complete epoch and warns. The same
+    ``random_state`` gives bit-identical results across
     processes; across BLAS thread counts results agree to about 1e-13
     (OpenBLAS splits its sums differently).
 

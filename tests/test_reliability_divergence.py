@@ -532,3 +532,22 @@ def test_regressor_constant_check_silent_on_sound_fits(solver):
             reg.fit(X, target)
         assert not [w for w in record if "worse than a constant" in str(w.message)]
         assert reg.score(X, target) > 0.9
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_full_batch_partial_fit_on_a_stream_stays_sound(seed):
+    """Regression: partial_fit with 'gd' kept the 'auto' rate 1/L of the first
+    chunk; with momentum 0.9 a stream of 20-row chunks drove the training R²
+    from 1.0 to -2626 silently before the guard fired. The rate is now
+    resolved on each call's data."""
+    rng = np.random.RandomState(seed)
+    w = np.array([1.0, -2.0])
+    reg = GDRegressor(solver="gd", random_state=0)
+    rates = set()
+    for _ in range(50):
+        X = rng.randn(20, 2)
+        reg.partial_fit(X, X @ w + 0.1 * rng.randn(20))
+        rates.add(reg.learning_rate_init_)
+    X_test = rng.randn(1000, 2)
+    assert reg.score(X_test, X_test @ w) > 0.97
+    assert len(rates) == 50  # one rate per chunk

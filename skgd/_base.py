@@ -474,10 +474,10 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         of lowest training loss when those beat the start, and raises
         otherwise.
         """
-        # rounding of the objective: residuals of targets far from 0 carry the
-        # ulp of the targets, an error of about eps * sqrt(ref * start)
+        # rounding: the residuals of targets far from 0 carry the ulp of the
+        # targets, which puts the objective off by about 2 eps sqrt(ref start)
         eps = float(np.finfo(theta.dtype).eps)
-        slack = 1e-4 * start + 10 * eps * np.sqrt(progress.loss_ref * start)
+        slack = 1e-4 * start + 4 * eps * np.sqrt(progress.loss_ref * start)
         final, raw = _objective(run, theta, train)
         if final <= start + slack:
             return theta, raw

@@ -225,7 +225,9 @@ class Adadelta:
         new = prox(theta - lr * ratio * grad, lr * ratio)
         # u averages Zeiler's unit-rate update; averaging the displacement
         # itself would make lr a feedback gain rather than a scale
-        delta = (new - theta) / lr if lr > 0 else -ratio * grad
+        # in the dtype of theta (a tiny float64 rate is 0 in float32: 0 / 0)
+        step = theta.dtype.type(lr)
+        delta = (new - theta) / step if step > 0 else -ratio * grad
         return new, {"v": v, "u": rho * state["u"] + (1 - rho) * delta * delta}
 
 

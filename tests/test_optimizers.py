@@ -699,3 +699,24 @@ def test_invalid_values_raise_invalid_parameter_error(estimator, name, value):
     est = ESTIMATORS[estimator](**{name: value})
     with pytest.raises(InvalidParameterError, match=f"'{name}' parameter"):
         est.fit(X, y)
+
+
+@pytest.mark.parametrize("lr", [1e-300, 1e-46])
+def test_adadelta_with_a_rate_below_float32_range_stays_finite(lr):
+    """Regression: 1e-300 is 0 in float32, and the unit-rate update
+    (new - theta) / lr was 0 / 0: u became NaN and a float32 fit at that rate
+    'diverged'. The update made is nil; u still averages -ratio * g."""
+    theta = np.ones(3, dtype=np.float32)
+    grad = np.array([1.0, -2.0, 3.0], dtype=np.float32)
+    opt = Adadelta(rho=0.9, epsilon=1e-6)
+    new, state = opt.update(theta, grad, opt.init(theta), lr, identity_prox)
+    np.testing.assert_array_equal(new, theta)
+    g = grad.astype(np.float64)
+    unit = np.sqrt(1e-6) / np.sqrt(0.1 * g * g + 1e-6) * g
+    np.testing.assert_allclose(state["u"], 0.1 * unit**2, rtol=1e-6)
+    X = np.random.RandomState(0).randn(20, 2).astype(np.float32)
+    clf = GDMLPClassifier((2,), solver="adadelta", learning_rate_init=lr, max_iter=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, (X[:, 0] > 0).astype(int))
+    assert all(np.all(np.isfinite(W)) for W in clf.coefs_)

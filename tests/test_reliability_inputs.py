@@ -300,9 +300,22 @@ def _literal(fragment):
     return re.escape(fragment)
 
 
+FEATURE_COUNT_CALLS = [
+    (kind, method)
+    for kind in KINDS
+    for method in (
+        "predict",
+        "partial_fit",
+        "score",
+        "predict_proba",
+        "predict_log_proba",
+    )
+    if kind == "classifier" or not method.startswith("predict_")
+]
+
+
 @pytest.mark.parametrize("solver", SOLVERS)
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("method", ["predict", "partial_fit", "score"])
+@pytest.mark.parametrize(("kind", "method"), FEATURE_COUNT_CALLS)
 def test_wrong_feature_count_after_fit(kind, solver, method, monkeypatch):
     X, y = _data(kind)
     est = _fitted(kind, solver)
@@ -312,6 +325,8 @@ def test_wrong_feature_count_after_fit(kind, solver, method, monkeypatch):
         "predict": lambda: est.predict(X[:, :2]),
         "partial_fit": lambda: est.partial_fit(X[:, :2], y),
         "score": lambda: est.score(np.hstack([X, X]), y),
+        "predict_proba": lambda: est.predict_proba(X[:, :1]),
+        "predict_log_proba": lambda: est.predict_log_proba(X[:, :1]),
     }[method]
     with pytest.raises(ValueError, match=r"features, but \w+ is expecting 3 features"):
         call()
@@ -529,3 +544,41 @@ def test_only_the_ratios_of_sample_weights_matter(kind, solver, scale):
     np.testing.assert_allclose(
         a, flat_params(ref), rtol=1e-9, atol=1e-12 * np.abs(a).max()
     )
+
+
+class _ThroughPartialFit:
+    """Routes a bad case's ``fit`` call to ``partial_fit``."""
+
+    def __init__(self, est):
+        self.est = est
+
+    def fit(self, X, y, sample_weight=None):
+        return _partial_fit(self.est, X, y, sample_weight=sample_weight)
+
+
+# the fit cases, each also sent to a first and a later partial_fit call; on a
+# classifier that knows its classes, one class in a later chunk is legitimate
+PARTIAL_FIT_CASES = [
+    (kind, case, fitted)
+    for kind, case in CASES
+    if not case.startswith("partial_fit_")
+    for fitted in (False, True)
+    if not (fitted and case.startswith("y_single_class"))
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "case", "fitted"),
+    PARTIAL_FIT_CASES,
+    ids=[f"{k}-{c}-{'later' if f else 'first'}" for k, c, f in PARTIAL_FIT_CASES],
+)
+def test_bad_input_to_partial_fit_rejected_before_training(
+    kind, case, fitted, monkeypatch
+):
+    call, exc, fragment = _bad_cases(kind)[case]
+    est = _fitted(kind, "sgd") if fitted else _make(kind, "sgd")
+    before = copy.deepcopy(vars(est))
+    monkeypatch.setattr(BaseGD, "_train", _no_train)
+    with pytest.raises(exc, match=_literal(fragment)):
+        call(_ThroughPartialFit(est))
+    _assert_same(before, vars(est))

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 from _reliability import ESTIMATORS, fit_quietly, flat_params, make_data, make_estimator
 from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
 
 from skgd import GDMLPClassifier
 from skgd._base import _Progress
@@ -277,3 +278,64 @@ def test_interrupt_between_two_epochs_is_caught_too(monkeypatch, name, solver):
     )
     np.testing.assert_array_equal(flat_params(est), flat_params(twin))
     assert _state(est) == _state(twin)
+
+
+# ------------------------------------------------- early stopping, first step
+def _held_out(name, y, fraction, seed):
+    rng = np.random.RandomState(seed)
+    if name == "GDMLPClassifier":
+        index = np.arange(len(y))
+        return train_test_split(index, test_size=fraction, stratify=y, random_state=rng)
+    perm = rng.permutation(len(y))
+    n_val = int(np.ceil(fraction * len(y)))
+    return perm[n_val:], perm[:n_val]
+
+
+@pytest.mark.parametrize("solver", ["gd", "sgd", "adam"])
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_interrupt_with_early_stopping_keeps_history_and_best_epoch(
+    monkeypatch, name, solver
+):
+    X, y = make_data(name)
+    # 128 training rows in batches of 16: 8 steps per epoch; gd: 1
+    k, steps = (7, 1) if solver == "gd" else (30, 8)
+    patch = _RaiseOnCall(monkeypatch, _MODEL_CLASS[name], k)
+    params = {
+        "max_iter": 10_000,
+        "tol": 0.0,
+        "n_iter_no_change": 10_000,
+        "early_stopping": True,
+        "validation_fraction": 0.2,
+    }
+    est = make_estimator(name, solver, **params)
+    _expect_interrupted(est.fit, X, y)
+    assert patch.calls == k
+    monkeypatch.undo()
+    epochs = (k - 1) // steps
+    assert est.n_iter_ == len(est.validation_scores_) == epochs
+    assert len(est.validation_loss_curve_) == epochs
+    assert est.best_validation_score_ == max(est.validation_scores_)
+    _, va = _held_out(name, y, 0.2, seed=0)
+    assert est.score(X[va], y[va]) == est.best_validation_score_
+    twin = fit_quietly(
+        make_estimator(name, solver, **{**params, "max_iter": epochs}), X, y
+    )
+    np.testing.assert_array_equal(flat_params(est), flat_params(twin))
+    assert est.validation_scores_ == twin.validation_scores_
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_interrupt_in_the_first_step_leaves_the_initial_model(monkeypatch, name):
+    X, y = make_data(name)
+    _RaiseOnCall(monkeypatch, _MODEL_CLASS[name], 1)
+    est = make_estimator(name, "adam")
+    record = _expect_interrupted(est.fit, X, y)
+    monkeypatch.undo()
+    assert any("last complete epoch (0)" in str(w.message) for w in record)
+    assert est.n_iter_ == est.t_ == 0 and est.loss_curve_ == []
+    pred = est.predict(X)
+    assert np.all(np.isfinite(flat_params(est)))
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(est)).predict(X), pred)
+    # and training can go on from there
+    est.partial_fit(X, y)
+    assert est.n_iter_ == 1

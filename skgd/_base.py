@@ -422,15 +422,21 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         loss_sum = weight_sum = norm_sum = 0.0
         n_steps = 0
         gd_stat = np.inf
-        for idx in _batches(X.shape[0], run.batch_size, self.shuffle, progress.rng):
+        n, weight = X.shape[0], float(sw.sum())
+        for idx in _batches(n, run.batch_size, self.shuffle, progress.rng):
             sw_b = sw[idx]
-            w = float(sw_b.sum())
-            if w <= 0:
+            if not sw_b.sum() > 0:
                 continue  # a batch of zero-weight rows carries no gradient
+            # b rows stand for the share b / n of the data: normalizing by that
+            # share of the weight, not by the batch's own weight (a ratio
+            # estimator, biased when weights vary), keeps the batch gradient
+            # an unbiased estimate of the full one; without weights both are b
+            b = sw_b.shape[0]
+            total = None if b == n else weight * b / n
             X_b = X if run.full_batch else X[idx]
             point = optimizer.lookahead(theta, state)
             raw, cache = model.forward(point, X_b)
-            loss, draw = run.loss(raw, Y[idx], sw_b)
+            loss, draw = run.loss(raw, Y[idx], sw_b, total)
             model.backward(point, X_b, draw, cache, grad)
             loss += penalty.value(point)
             penalty.add_grad(point, grad)
@@ -439,6 +445,7 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
             theta, state = optimizer.update(theta, grad, state, lr, penalty.prox)
             if run.full_batch and lr > 0:
                 gd_stat = float(np.max(np.abs(theta - point), initial=0.0)) / lr
+            w = float(sw_b.sum()) if total is None else total
             loss_sum += loss * w
             weight_sum += w
             n_steps += 1

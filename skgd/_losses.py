@@ -5,8 +5,9 @@ encoded targets ``y`` of the same shape and the sample weights ``sw`` of
 shape (n_samples,), and returns the weighted mean loss together with its
 gradient with respect to ``raw``. The mean is taken over the sum of the
 weights, never over the number of rows, so that a weight of 2 and a repeated
-row give the same objective. Value and gradient come from one function so the
-two can never drift apart.
+row give the same objective; a mini-batch passes ``total``, the share of the
+whole data's weight its rows stand for, as the denominator instead. Value and
+gradient come from one function so the two can never drift apart.
 
 The dictionaries are keyed by the name of the output activation, which fixes
 the loss: identity -> squared error, logistic -> binary cross-entropy per
@@ -19,45 +20,54 @@ import numpy as np
 from scipy.special import expit, log_softmax, softmax
 
 Array = np.ndarray
-LossFn = Callable[[Array, Array, Array], tuple[float, Array]]
+LossFn = Callable[..., tuple[float, Array]]
 
 
-def _weighted_mean(per_sample: Array, sw: Array) -> float:
-    return float(np.dot(sw, per_sample) / sw.sum())
+def _weighted_mean(per_sample: Array, sw: Array, total: float) -> float:
+    return float(np.dot(sw, per_sample) / total)
 
 
-def squared_error(raw: Array, y: Array, sw: Array) -> tuple[float, Array]:
+def squared_error(
+    raw: Array, y: Array, sw: Array, total: float | None = None
+) -> tuple[float, Array]:
     """Half squared error summed over outputs: ``0.5 * ||raw_i - y_i||^2``."""
+    total = sw.sum() if total is None else total
     diff = raw - y
-    value = 0.5 * _weighted_mean(np.einsum("ij,ij->i", diff, diff), sw)
-    diff *= (sw / sw.sum())[:, None]
+    value = 0.5 * _weighted_mean(np.einsum("ij,ij->i", diff, diff), sw, total)
+    diff *= (sw / total)[:, None]
     return value, diff
 
 
-def binary_log_loss(raw: Array, y: Array, sw: Array) -> tuple[float, Array]:
+def binary_log_loss(
+    raw: Array, y: Array, sw: Array, total: float | None = None
+) -> tuple[float, Array]:
     """Cross-entropy of one sigmoid per column (binary and multilabel)."""
+    total = sw.sum() if total is None else total
     # log(1 + exp(raw)) - y * raw is the stable form of -y log p - (1-y) log(1-p)
     per_sample = (np.logaddexp(0, raw) - y * raw).sum(axis=1)
-    value = _weighted_mean(per_sample, sw)
+    value = _weighted_mean(per_sample, sw, total)
     grad = expit(raw)
     grad -= y
-    grad *= (sw / sw.sum())[:, None]
+    grad *= (sw / total)[:, None]
     return value, grad
 
 
-def log_loss(raw: Array, y: Array, sw: Array) -> tuple[float, Array]:
+def log_loss(
+    raw: Array, y: Array, sw: Array, total: float | None = None
+) -> tuple[float, Array]:
     """Categorical cross-entropy of a softmax over the columns."""
+    total = sw.sum() if total is None else total
     # one exp serves both the log-sum-exp and the softmax; shifting by the row
     # maximum keeps every exponent <= 0, so nothing overflows
     shift = raw.max(axis=1, keepdims=True)
     grad = np.exp(raw - shift)
-    total = grad.sum(axis=1, keepdims=True)
-    lse = np.log(total[:, 0]) + shift[:, 0]
+    norm = grad.sum(axis=1, keepdims=True)
+    lse = np.log(norm[:, 0]) + shift[:, 0]
     per_sample = lse - np.einsum("ij,ij->i", y, raw)
-    value = _weighted_mean(per_sample, sw)
-    grad /= total
+    value = _weighted_mean(per_sample, sw, total)
+    grad /= norm
     grad -= y
-    grad *= (sw / sw.sum())[:, None]
+    grad *= (sw / total)[:, None]
     return value, grad
 
 

@@ -36,7 +36,10 @@ l1_ratio : float, default=0.15
 
 batch_size : 'auto' or int, default='auto'
     Rows per mini-batch of every solver but 'gd', which always takes the
-    full batch; 'auto' means ``min(200, n_samples)``.
+    full batch; 'auto' means ``min(200, n_samples)``. A batch of ``b`` of
+    the ``n`` rows divides its weighted loss by ``b / n`` of the total
+    sample weight (not by its own weight sum, as ``MLPClassifier`` does), so
+    that its gradient is an unbiased estimate of the full one.
 
 n_iter_no_change : int, default=10
     Number of epochs without improvement that stops training (or divides

@@ -65,6 +65,8 @@ class _Progress:
     best_score: float = -np.inf
     theta: Array | None = None
     packed: Array | None = None
+    # what the learning rate was resolved on: data fingerprint and parameters
+    rate_key: tuple | None = None
     curves: dict[str, list[float]] = field(
         default_factory=lambda: {name: [] for name in _CURVES}
     )
@@ -314,14 +316,21 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
             model.n_penalized,
             model.penalty_weights,
         )
+        params = self.get_params()
         # a full-batch partial_fit call is one step on the data it is given:
-        # its rate is resolved on that data (the chunks of a stream differ;
-        # the same data gives the same rate)
-        if full_batch or not (continuing and incremental):
+        # its rate is resolved on that data when it differs from the last
+        # call's (the chunks of a stream differ; the same data gives the same
+        # rate, found again from a fingerprint rather than the curvature)
+        key, stale = None, not (continuing and incremental)
+        if full_batch and incremental:
+            key = (X.shape, float(sw.sum()), _column_sums(X, sw), repr(params))
+            old = progress.rate_key
+            stale = stale or old is None or not _same_key(key, old)
+        if stale:
             progress.learning_rate = self._resolve_learning_rate(
                 model, penalty, X, sw, batch_size
             )
-        params = self.get_params()
+        progress.rate_key = key
         params["weight_decay"] = self.weight_decay * self._decay_scale()
         return _Run(
             model=model,
@@ -594,6 +603,17 @@ def _batches(n: int, batch_size: int, shuffle: bool, rng):
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         yield order[start:stop] if order is not None else slice(start, stop)
+
+
+def _column_sums(X: Any, sw: Array) -> Array:
+    return np.asarray(X.T @ sw).ravel()
+
+
+def _same_key(a: tuple, b: tuple) -> bool:
+    return all(
+        np.array_equal(u, v) if isinstance(u, np.ndarray) else u == v
+        for u, v in zip(a, b, strict=True)
+    )
 
 
 def _clip(grad: Array, clip_norm: float | None, clip_value: float | None) -> float:

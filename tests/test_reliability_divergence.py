@@ -26,6 +26,7 @@ from skgd._losses import (
     binary_log_loss,
     log_loss,
 )
+from skgd._models import LinearModel
 from skgd._optimizers import SOLVERS
 
 N, P = 40, 3
@@ -551,3 +552,27 @@ def test_full_batch_partial_fit_on_a_stream_stays_sound(seed):
     X_test = rng.randn(1000, 2)
     assert reg.score(X_test, X_test @ w) > 0.97
     assert len(rates) == 50  # one rate per chunk
+
+
+def test_full_batch_partial_fit_resolves_the_rate_once_per_distinct_data(
+    monkeypatch,
+):
+    """The curvature costs a Gram matrix: the same data again (the same
+    fingerprint and parameters) reuses the rate; new data resolves it."""
+    calls = []
+    original = LinearModel.curvature
+
+    def curvature(model, X, sw):
+        calls.append(X.shape[0])
+        return original(model, X, sw)
+
+    monkeypatch.setattr(LinearModel, "curvature", curvature)
+    X, y, _ = _linear_data()
+    reg = GDRegressor(solver="gd", random_state=0)
+    for _ in range(5):
+        reg.partial_fit(X, y)
+    assert len(calls) == 1
+    reg.partial_fit(X[:100], y[:100])
+    reg.set_params(alpha=0.5, penalty="l2")
+    reg.partial_fit(X[:100], y[:100])
+    assert len(calls) == 3

@@ -250,12 +250,17 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
 
         theta, lowest = self._train(run, progress, theta, train, val, incremental)
         if not incremental:
-            raw = None
-            if not continuing:
-                theta, raw = self._check_final(
-                    run, progress, theta, lowest, train, start
-                )
-            self._check_constant(run, progress, theta, train, raw)
+            # overflow here shows in the numbers checked; an invalid flag
+            # would be OpenBLAS's spurious one (numpy#24067)
+            with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+                raw = None
+                if not continuing:
+                    theta, raw = self._check_final(
+                        run, progress, theta, lowest, train, start
+                    )
+                # the data the caller passed: held-out rows included
+                raw = raw if val is None else None
+                self._check_constant(run, progress, theta, (X, Y, sw), raw)
         self._write_fitted(model, theta, progress)
         progress.theta, progress.packed = theta, self._pack(model, theta.dtype)
         self._progress = progress

@@ -251,8 +251,8 @@ class GDRegressor(RegressorMixin, BaseGD):
     the parameters of its epoch of lowest training loss with a
     ``ConvergenceWarning``, or raises if none beats the start. Every ``fit``
     (warm-started ones included; not ``partial_fit``) ends by computing the
-    training R² of each target: below -1e-3, worse than predicting the mean,
-    it warns, naming the targets. A failed call leaves the estimator as it
+    R² of each target on the rows passed to it: below -1e-3, worse than
+    predicting the mean, it warns, naming the targets. A failed call leaves the estimator as it
     was; Ctrl-C keeps the last complete epoch and warns. The same
     ``random_state`` gives bit-identical results across
     processes; across BLAS thread counts results agree to about 1e-13

@@ -14,7 +14,14 @@ from skgd._base import BaseGD, _warn
 from skgd._docstrings import fill_doc
 from skgd._losses import LOG_OUTPUT_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from skgd._models import ACTIVATIONS, INITIALIZERS, MLP
-from skgd._validation import Integral, Interval, StrOptions, _fit_context, validate_data
+from skgd._validation import (
+    Integral,
+    Interval,
+    StrOptions,
+    _fit_context,
+    rescale_weights,
+    validate_data,
+)
 
 
 @fill_doc
@@ -221,10 +228,11 @@ class GDMLPClassifier(ClassifierMixin, BaseGD):
     the parameters of its epoch of lowest training loss with a
     ``ConvergenceWarning``, or raises if none beats the start. Every ``fit``
     (not ``partial_fit``, whose single epochs are expected to start poorly)
-    ends by scoring the model on its training rows, under the training
-    weights: below the share of the most frequent class (label set, for
-    multilabel targets) it warns that the model is worse than a constant, a
-    ``ConvergenceWarning`` naming both numbers. A failed call leaves the
+    ends by scoring the model on the rows passed to it (held-out validation
+    rows included), under the training weights: below the share of the most
+    frequent class (label set, for multilabel targets) it warns that the
+    model is worse than a constant, a ``ConvergenceWarning`` naming both
+    numbers. A failed call leaves the
     estimator as it was; Ctrl-C keeps the last complete epoch and warns. The
     same ``random_state`` gives bit-identical results across
     processes; across BLAS thread counts results agree to about 1e-13
@@ -402,7 +410,9 @@ class GDMLPClassifier(ClassifierMixin, BaseGD):
         )
         model = self._network(self.n_features_in_, self.n_outputs_)
         dtype = self.coefs_[0].dtype
-        with np.errstate(over="ignore", under="ignore"):
+        # invalid: OpenBLAS can raise a spurious flag (numpy#24067); the
+        # weights are finite and X passed the magnitude check
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
             return model.forward(self._pack(model, dtype), X)[0]
 
     def predict(self, X):
@@ -509,8 +519,13 @@ class GDMLPClassifier(ClassifierMixin, BaseGD):
                         "class_weight must hold finite, non-negative weights; "
                         f"got {bad!r}."
                     )
-            cw = compute_sample_weight(self.class_weight, y)
-            sw = sw * cw.astype(dtype, copy=False)
+            # in float64, each factor brought near 1 first: extreme class
+            # weights neither overflow nor underflow (only ratios matter)
+            cw = rescale_weights(
+                compute_sample_weight(self.class_weight, y), np.float64
+            )
+            sw64 = rescale_weights(sw.astype(np.float64), np.float64) * cw
+            sw = rescale_weights(sw64, dtype).astype(dtype, copy=False)
             if not sw.sum() > 0:
                 raise ValueError(
                     "class_weight and sample_weight give every sample weight 0."

@@ -21,6 +21,7 @@ __all__ = [
     "StrOptions",
     "_fit_context",
     "check_sample_weight",
+    "rescale_weights",
     "validate_data",
 ]
 
@@ -80,7 +81,7 @@ def check_sample_weight(sample_weight, X, dtype) -> np.ndarray:
             raise ValueError(
                 f"sample_weight must be numeric, got an array of dtype {arr.dtype}."
             )
-        sample_weight = _rescale(arr, np.finfo(dtype))
+        sample_weight = rescale_weights(arr, dtype)
     sw = _check_sample_weight(sample_weight, X, dtype=dtype, ensure_non_negative=True)
     if not np.all(np.isfinite(sw)):
         raise ValueError("sample_weight contains NaN or infinity.")
@@ -89,9 +90,13 @@ def check_sample_weight(sample_weight, X, dtype) -> np.ndarray:
     return sw
 
 
-def _rescale(w: np.ndarray, info: np.finfo) -> np.ndarray:
+def rescale_weights(w: np.ndarray, dtype) -> np.ndarray:
+    """``w`` times a power of two (exact) that brings its largest entry near 1
+    when it lies outside the square root of the range of ``dtype``; only the
+    ratios of weights matter."""
     if w.dtype.kind != "f" or w.size == 0 or not np.all(np.isfinite(w)):
         return w
+    info = np.finfo(dtype)
     peak = float(np.max(np.abs(w)))
     if peak == 0 or np.sqrt(float(info.tiny)) <= peak <= np.sqrt(float(info.max)):
         return w

@@ -152,3 +152,21 @@ def test_validation_rows_of_weight_zero_do_not_count(name, n_positive):
     sw[va[:2]] = 1.0  # two weighted validation rows are enough to score
     fit_quietly(est.set_params(max_iter=5), X, y, sample_weight=sw)
     assert len(est.validation_scores_) == est.n_iter_ == 5
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_constant_check_scores_every_row_passed_to_fit(name, monkeypatch):
+    """With early stopping the model is compared with a constant on all the
+    rows passed to fit, held-out ones included, as ``score(X, y)`` would."""
+    X, y = make_data(name)
+    seen = []
+    cls = type(make_estimator(name, "sgd"))
+    original = cls._worse_than_constant
+
+    def spy(self, raw, Y, sw):
+        seen.append((raw.shape[0], Y.shape[0], sw.shape[0]))
+        return original(self, raw, Y, sw)
+
+    monkeypatch.setattr(cls, "_worse_than_constant", spy)
+    fit_quietly(make_estimator(name, "sgd", early_stopping=True, max_iter=5), X, y)
+    assert seen == [(len(y), len(y), len(y))]

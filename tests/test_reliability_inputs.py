@@ -582,3 +582,25 @@ def test_bad_input_to_partial_fit_rejected_before_training(
     with pytest.raises(exc, match=_literal(fragment)):
         call(_ThroughPartialFit(est))
     _assert_same(before, vars(est))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("scale", [1e-50, 1e39, 1e300])
+def test_only_the_ratios_of_class_weights_matter(scale, dtype):
+    """Regression: class weights were multiplied in after the sample weights
+    were rescaled: 1e39 overflowed float32 (RuntimeWarnings, then a misleading
+    'diverged'), 1e-50 underflowed to 'every sample weight 0'."""
+    X, y = _data("classifier")
+    X = X.astype(dtype)
+    make = dict(solver="sgd", max_iter=5, random_state=0, learning_rate_init=0.01)
+    ref_weights = {0: 1, 1: 3, 2: 2}
+    ref = _quiet_fit(GDMLPClassifier((4,), class_weight=ref_weights, **make), X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        weights = {k: w * scale for k, w in ref_weights.items()}
+        est = _quiet_fit(GDMLPClassifier((4,), class_weight=weights, **make), X, y)
+    a = flat_params(est)
+    rtol = 1e-6 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(
+        a, flat_params(ref), rtol=rtol, atol=rtol * np.abs(a).max()
+    )

@@ -252,9 +252,9 @@ class GDRegressor(RegressorMixin, BaseGD):
     ``ConvergenceWarning``, or raises if none beats the start. Every ``fit``
     (warm-started ones included; not ``partial_fit``) ends by computing the
     R² of each target on the rows passed to it: below -1e-3, worse than
-    predicting the mean, it warns, naming the targets. A failed call leaves the estimator as it
-    was; Ctrl-C keeps the last complete epoch and warns. The same
-    ``random_state`` gives bit-identical results across
+    predicting the mean, it warns, naming the targets. A failed call leaves
+    the estimator as it was; Ctrl-C keeps the last complete epoch and warns.
+    The same ``random_state`` gives bit-identical results across
     processes; across BLAS thread counts results agree to about 1e-13
     (OpenBLAS splits its sums differently).
 

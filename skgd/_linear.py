@@ -442,7 +442,13 @@ class GDRegressor(RegressorMixin, BaseGD):
 
     # ----------------------------------------------------------------- hooks
     def _validate_targets(self, y, sw, dtype, *, reset, classes):
-        Y = np.asarray(y, dtype=dtype)
+        try:
+            Y = np.asarray(y, dtype=dtype)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"y contains non-numeric values: {exc}. {type(self).__name__} "
+                "needs numeric targets."
+            ) from exc
         Y = Y.reshape(-1, 1) if Y.ndim == 1 else Y
         if reset:
             self._y_ndim = np.ndim(y)

@@ -36,7 +36,13 @@ def validate_data(_estimator, /, X="no_validation", y="no_validation", **kwargs)
     numpy overflow warnings, a ``LinAlgError`` or NaN predictions. A numeric
     ``y`` is checked in the dtype of ``X``, which it is cast to for training.
     """
-    out = _sklearn_validate_data(_estimator, X, y, **kwargs)
+    try:
+        out = _sklearn_validate_data(_estimator, X, y, **kwargs)
+    except (TypeError, ValueError) as exc:
+        named = _name_non_numeric(exc, X, y)
+        if named is exc:
+            raise
+        raise named from exc
     if isinstance(X, str):
         return out  # "no_validation" was passed for X
     if isinstance(y, str):
@@ -47,6 +53,36 @@ def validate_data(_estimator, /, X="no_validation", y="no_validation", **kwargs)
     if kwargs.get("y_numeric"):
         _check_magnitude(y_valid, "y", dtype=X_valid.dtype)
     return out
+
+
+# how numpy and scikit-learn word a failed conversion to float
+_NON_NUMERIC = ("float() argument", "could not convert", "Complex data not supported")
+
+
+def _name_non_numeric(exc: Exception, X, y) -> Exception:
+    """The conversion error, saying whether X or y holds the offending values
+    (and without scikit-learn's dump of a whole complex array)."""
+    message = str(exc)
+    if not message.startswith(_NON_NUMERIC):
+        return exc
+    name = "X" if not _converts(X) else "y"
+    what = "complex numbers" if message.startswith("Complex") else "non-numeric values"
+    return type(exc)(
+        f"{name} contains {what}: {message.splitlines()[0]}. {name} must be numeric."
+    )
+
+
+def _converts(a) -> bool:
+    if a is None or isinstance(a, str) or sp.issparse(a):
+        return True
+    try:
+        arr = np.asarray(a)
+        if arr.dtype.kind == "c":
+            return False
+        arr.astype(np.float64)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _check_magnitude(a, name: str, dtype=None) -> None:

@@ -156,23 +156,23 @@ def _bad_cases(kind):
         "X_strings": (
             lambda e: e.fit(np.full((N, P), "abc"), y),
             ValueError,
-            "could not convert string to float",
+            "X contains non-numeric values: could not convert string to float",
         ),
         "X_complex": (
             lambda e: e.fit(X + 1j, y),
             ValueError,
-            "Complex data not supported",
+            "X contains complex numbers",
         ),
         "X_object_dict": (
             lambda e: e.fit(object_X, y),
             TypeError,
-            "float() argument must be",
+            "X contains non-numeric values: float() argument must be",
         ),
         "X_object_none": (lambda e: e.fit(none_X, y), ValueError, "NaN"),
         "y_complex": (
             lambda e: e.fit(X, y + 1j),
             ValueError,
-            "Complex data not supported",
+            "y contains complex numbers",
         ),
         "sw_negative": (
             lambda e: e.fit(X, y, sample_weight=with_value(sw, -1.0)),
@@ -248,7 +248,7 @@ def _bad_cases(kind):
         cases["y_strings"] = (
             lambda e: e.fit(X, np.full(N, "abc")),
             ValueError,
-            "could not convert string to float",
+            "y contains non-numeric values: could not convert string to float",
         )
     return cases
 

@@ -1,5 +1,6 @@
 """Helpers shared by the reliability test modules."""
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -51,3 +52,29 @@ def flat_params(est):
     if isinstance(est, GDRegressor):
         return np.concatenate([np.ravel(est.coef_), np.ravel(est.intercept_)])
     return np.concatenate([a.ravel() for a in (*est.coefs_, *est.intercepts_)])
+
+
+def assert_same_state(a, b, path="vars(est)"):
+    """Deep equality of two estimator states (arrays compared by value)."""
+    if isinstance(a, np.random.RandomState):
+        sa, sb = a.get_state(), b.get_state()
+        assert all(np.array_equal(x, y) for x, y in zip(sa, sb, strict=True)), path
+    elif isinstance(a, np.ndarray):
+        assert isinstance(b, np.ndarray), path
+        assert a.dtype == b.dtype and a.shape == b.shape, path
+        assert np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"), path
+    elif isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), path
+        for k in a:
+            assert_same_state(a[k], b[k], f"{path}[{k!r}]")
+    elif isinstance(a, list | tuple):
+        assert type(a) is type(b) and len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_same_state(x, y, f"{path}[{i}]")
+    elif dataclasses.is_dataclass(a) or hasattr(a, "__dict__"):
+        assert type(a) is type(b), path
+        assert_same_state(vars(a), vars(b), f"{path}.vars")
+    elif isinstance(a, float) and np.isnan(a):
+        assert isinstance(b, float) and np.isnan(b), path
+    else:
+        assert a == b, f"{path}: {a!r} != {b!r}"

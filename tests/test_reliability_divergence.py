@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 import numpy as np
 import pytest
+from _reliability import assert_same_state
 from sklearn.exceptions import ConvergenceWarning, FitFailedWarning, NotFittedError
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV
@@ -70,29 +71,6 @@ def _assert_divergence_message(message):
     assert "clip_norm" in message
 
 
-def _assert_state_equal(a, b):
-    assert a.keys() == b.keys()
-    for k in a:
-        va, vb = a[k], b[k]
-        if isinstance(va, np.ndarray):
-            np.testing.assert_array_equal(va, vb)
-        elif isinstance(va, list) and va and isinstance(va[0], np.ndarray):
-            for x, y in zip(va, vb, strict=True):
-                np.testing.assert_array_equal(x, y)
-        elif k == "_progress":
-            assert va.n_iter == vb.n_iter and va.t == vb.t
-            np.testing.assert_array_equal(va.theta, vb.theta)
-            for name in va.opt_state:
-                np.testing.assert_array_equal(va.opt_state[name], vb.opt_state[name])
-            assert va.curves == vb.curves
-        elif k in ("_label_binarizer", "_x_mean", "_x_scale") and not isinstance(
-            va, np.ndarray
-        ):
-            continue
-        else:
-            assert va == vb or (va != va and vb != vb), k
-
-
 # a rate far beyond any stable step: every solver blows up within two epochs
 _HUGE_LR = 1e6
 
@@ -129,7 +107,7 @@ def test_divergence_leaves_fitted_estimator_unchanged(kind, solver):
         with pytest.raises(ValueError, match="diverged in epoch") as info:
             est.fit(X * 1e3 if kind == "regressor" else X, y)
     _assert_divergence_message(str(info.value))
-    _assert_state_equal(before, vars(est))
+    assert_same_state(before, vars(est))
     np.testing.assert_array_equal(est.predict(X), pred)
 
 

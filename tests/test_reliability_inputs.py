@@ -7,13 +7,12 @@ never written to, and read-only memory-mapped input is accepted.
 """
 
 import copy
-import dataclasses
 import re
 import warnings
 
 import numpy as np
 import pytest
-from _reliability import flat_params
+from _reliability import assert_same_state, flat_params
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
@@ -53,32 +52,6 @@ def _quiet_fit(est, X, y, sample_weight=None):
 def _fitted(kind, solver):
     X, y = _data(kind)
     return _quiet_fit(_make(kind, solver), X, y)
-
-
-def _assert_same(a, b, path="vars(est)"):
-    """Deep equality of two estimator states (arrays compared by value)."""
-    if isinstance(a, np.random.RandomState):
-        sa, sb = a.get_state(), b.get_state()
-        assert all(np.array_equal(x, y) for x, y in zip(sa, sb, strict=True)), path
-    elif isinstance(a, np.ndarray):
-        assert isinstance(b, np.ndarray), path
-        assert a.dtype == b.dtype and a.shape == b.shape, path
-        assert np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"), path
-    elif isinstance(a, dict):
-        assert isinstance(b, dict) and a.keys() == b.keys(), path
-        for k in a:
-            _assert_same(a[k], b[k], f"{path}[{k!r}]")
-    elif isinstance(a, list | tuple):
-        assert type(a) is type(b) and len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            _assert_same(x, y, f"{path}[{i}]")
-    elif dataclasses.is_dataclass(a) or hasattr(a, "__dict__"):
-        assert type(a) is type(b), path
-        _assert_same(vars(a), vars(b), f"{path}.vars")
-    elif isinstance(a, float) and np.isnan(a):
-        assert isinstance(b, float) and np.isnan(b), path
-    else:
-        assert a == b, f"{path}: {a!r} != {b!r}"
 
 
 def _no_train(*args, **kwargs):
@@ -275,7 +248,7 @@ def test_bad_input_rejected_before_training(kind, case, solver, no_training):
     before_fresh = copy.deepcopy(vars(fresh))
     with pytest.raises(exc, match=_literal(fragment)):
         call(fresh)
-    _assert_same(before_fresh, vars(fresh))
+    assert_same_state(before_fresh, vars(fresh))
     with pytest.raises(NotFittedError):
         check_is_fitted(fresh)
 
@@ -292,7 +265,7 @@ def test_bad_input_leaves_fitted_estimator_unchanged(kind, case, solver, monkeyp
     monkeypatch.setattr(BaseGD, "_train", _no_train)
     with pytest.raises(exc, match=_literal(fragment)):
         call(est)
-    _assert_same(before, vars(est))
+    assert_same_state(before, vars(est))
     np.testing.assert_array_equal(est.predict(X), pred)
 
 
@@ -330,7 +303,7 @@ def test_wrong_feature_count_after_fit(kind, solver, method, monkeypatch):
     }[method]
     with pytest.raises(ValueError, match=r"features, but \w+ is expecting 3 features"):
         call()
-    _assert_same(before, vars(est))
+    assert_same_state(before, vars(est))
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
@@ -346,7 +319,7 @@ def test_predict_before_fit(kind, solver):
         args = (X,) if method != "score" else (X, _data(kind)[1])
         with pytest.raises(NotFittedError, match="is not fitted yet"):
             getattr(est, method)(*args)
-    _assert_same(before, vars(est))
+    assert_same_state(before, vars(est))
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
@@ -504,7 +477,7 @@ def test_bad_classifier_parameters_rejected_before_training(case, solver, monkey
         with pytest.raises(ValueError, match=f"{what} must .*{re.escape(fragment)}"):
             est.set_params(**params).fit(X, y)
     after = vars(fitted)
-    _assert_same(
+    assert_same_state(
         {k: v for k, v in before.items() if k != what},
         {k: v for k, v in after.items() if k != what},
     )
@@ -581,7 +554,7 @@ def test_bad_input_to_partial_fit_rejected_before_training(
     monkeypatch.setattr(BaseGD, "_train", _no_train)
     with pytest.raises(exc, match=_literal(fragment)):
         call(_ThroughPartialFit(est))
-    _assert_same(before, vars(est))
+    assert_same_state(before, vars(est))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -439,7 +439,8 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         n, weight = X.shape[0], float(sw.sum())
         for idx in _batches(n, run.batch_size, self.shuffle, progress.rng):
             sw_b = sw[idx]
-            if not sw_b.sum() > 0:
+            w = float(sw_b.sum())
+            if not w > 0:
                 continue  # a batch of zero-weight rows carries no gradient
             # b rows stand for the share b / n of the data: normalizing by that
             # share of the weight, not by the batch's own weight (a ratio
@@ -459,7 +460,7 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
             theta, state = optimizer.update(theta, grad, state, lr, penalty.prox)
             if run.full_batch and lr > 0:
                 gd_stat = float(np.max(np.abs(theta - point), initial=0.0)) / lr
-            w = float(sw_b.sum()) if total is None else total
+            w = w if total is None else total
             loss_sum += loss * w
             weight_sum += w
             n_steps += 1
@@ -519,9 +520,9 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         )
 
     def _check_constant(self, run: _Run, progress: _Progress, theta, train, raw):
-        """Warn when ``fit`` returns a model that does worse on its training rows
-        than the best constant prediction; ``raw`` is the output at ``theta``,
-        or None."""
+        """Warn when ``fit`` returns a model that does worse on the rows given
+        (all those passed to ``fit``) than the best constant prediction;
+        ``raw`` is the output at ``theta``, or None."""
         X, Y, sw = train
         if raw is None:
             raw = run.model.forward(theta, X)[0]

@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 from sklearn.datasets import make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
 
 from skgd import GDMLPClassifier, GDRegressor
 
@@ -78,3 +79,16 @@ def assert_same_state(a, b, path="vars(est)"):
         assert isinstance(b, float) and np.isnan(b), path
     else:
         assert a == b, f"{path}: {a!r} != {b!r}"
+
+
+def split_rows(name, y, fraction, seed):
+    """``(train, validation)`` rows of early stopping with ``random_state=seed``:
+    the split is the estimator's first use of its generator (stratified for the
+    classifier, a permutation's prefix held out for the regressor)."""
+    rng = np.random.RandomState(seed)
+    if name == "GDMLPClassifier":
+        index = np.arange(len(y))
+        return train_test_split(index, test_size=fraction, stratify=y, random_state=rng)
+    perm = rng.permutation(len(y))
+    n_val = int(np.ceil(fraction * len(y)))
+    return perm[n_val:], perm[:n_val]

@@ -7,8 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from _reliability import ESTIMATORS, fit_quietly, make_data, make_estimator
-from sklearn.model_selection import train_test_split
+from _reliability import ESTIMATORS, fit_quietly, make_data, make_estimator, split_rows
 from sklearn.utils import check_random_state
 
 from skgd._models import MLP, LinearModel
@@ -60,10 +59,7 @@ def test_classifier_validation_split_is_stratified_and_held_out(
     y = np.where(np.arange(200) < 150, y, 0)  # unbalanced classes
     rows = _record_rows(monkeypatch, MLP)
     est = _fit_early_stopping("GDMLPClassifier", solver, X, y, 0.2, seed=3)
-    rng = check_random_state(3)
-    tr, va = train_test_split(
-        np.arange(200), test_size=0.2, stratify=y, random_state=rng
-    )
+    tr, va = split_rows("GDMLPClassifier", y, 0.2, seed=3)
     # stratified: each class has its share of the validation rows, to one row
     for c in np.unique(y):
         assert abs(np.sum(y[va] == c) - 0.2 * np.sum(y == c)) <= 1
@@ -75,9 +71,7 @@ def test_regressor_validation_split_is_a_permutation_prefix(monkeypatch, solver)
     X, y = make_data("GDRegressor", n=200)
     rows = _record_rows(monkeypatch, LinearModel)
     est = _fit_early_stopping("GDRegressor", solver, X, y, 0.15, seed=5)
-    perm = check_random_state(5).permutation(200)
-    n_val = int(np.ceil(0.15 * 200))
-    va, tr = perm[:n_val], perm[n_val:]
+    tr, va = split_rows("GDRegressor", y, 0.15, seed=5)
     _assert_held_out_and_restored(est, rows, X, y, tr, va)
 
 
@@ -100,17 +94,6 @@ def test_singleton_class_falls_back_to_plain_split(monkeypatch):
     va, tr = perm[:24], perm[24:]
     assert rows == {r.tobytes() for r in X[tr]}
     assert est.score(X[va], y[va]) == est.best_validation_score_
-
-
-def _validation_rows(name, y, fraction, seed):
-    """The rows the estimator holds out (its first use of the seeded RNG)."""
-    rng = check_random_state(seed)
-    if name == "GDMLPClassifier":
-        index = np.arange(len(y))
-        return train_test_split(
-            index, test_size=fraction, stratify=y, random_state=rng
-        )[1]
-    return rng.permutation(len(y))[: int(np.ceil(fraction * len(y)))]
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
@@ -138,7 +121,7 @@ def test_validation_rows_of_weight_zero_do_not_count(name, n_positive):
     weight: with one weighted validation row the split was accepted, the
     validation R² stayed 0 and early stopping restored epoch 1, silently."""
     X, y = make_data(name, n=100, n_classes=2)
-    va = _validation_rows(name, y, 0.2, seed=0)
+    _, va = split_rows(name, y, 0.2, seed=0)
     assert len(va) == 20
     sw = np.ones(len(y))
     sw[va[n_positive:]] = 0.0

@@ -20,9 +20,15 @@ import time
 
 import numpy as np
 import pytest
-from _reliability import ESTIMATORS, fit_quietly, flat_params, make_data, make_estimator
+from _reliability import (
+    ESTIMATORS,
+    fit_quietly,
+    flat_params,
+    make_data,
+    make_estimator,
+    split_rows,
+)
 from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 from skgd import GDMLPClassifier
 from skgd._base import _Progress
@@ -281,16 +287,6 @@ def test_interrupt_between_two_epochs_is_caught_too(monkeypatch, name, solver):
 
 
 # ------------------------------------------------- early stopping, first step
-def _held_out(name, y, fraction, seed):
-    rng = np.random.RandomState(seed)
-    if name == "GDMLPClassifier":
-        index = np.arange(len(y))
-        return train_test_split(index, test_size=fraction, stratify=y, random_state=rng)
-    perm = rng.permutation(len(y))
-    n_val = int(np.ceil(fraction * len(y)))
-    return perm[n_val:], perm[:n_val]
-
-
 @pytest.mark.parametrize("solver", ["gd", "sgd", "adam"])
 @pytest.mark.parametrize("name", ESTIMATORS)
 def test_interrupt_with_early_stopping_keeps_history_and_best_epoch(
@@ -315,7 +311,7 @@ def test_interrupt_with_early_stopping_keeps_history_and_best_epoch(
     assert est.n_iter_ == len(est.validation_scores_) == epochs
     assert len(est.validation_loss_curve_) == epochs
     assert est.best_validation_score_ == max(est.validation_scores_)
-    _, va = _held_out(name, y, 0.2, seed=0)
+    _, va = split_rows(name, y, 0.2, seed=0)
     assert est.score(X[va], y[va]) == est.best_validation_score_
     twin = fit_quietly(
         make_estimator(name, solver, **{**params, "max_iter": epochs}), X, y

@@ -28,6 +28,7 @@ from skgd._schedules import SCHEDULES, Schedule, make_schedule
 from skgd._validation import (
     Integral,
     Interval,
+    Options,
     Real,
     StrOptions,
     check_sample_weight,
@@ -65,6 +66,9 @@ class _Progress:
     best_score: float = -np.inf
     theta: Array | None = None
     packed: Array | None = None
+    # the units of tol: of the training objective, and of its gradient
+    loss_unit: float = 1.0
+    grad_unit: float = 1.0
     # what the learning rate was resolved on: data fingerprint and parameters
     rate_key: tuple | None = None
     curves: dict[str, list[float]] = field(
@@ -98,6 +102,7 @@ class _Run:
     penalty: ElasticNet
     optimizer: Optimizer
     schedule: Schedule
+    schedule_name: str
     batch_size: int
     full_batch: bool
     clip_norm: float | None
@@ -110,7 +115,7 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
     _parameter_constraints: dict = {
         "solver": [StrOptions(set(SOLVERS))],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "learning_rate": [StrOptions(set(SCHEDULES))],
+        "learning_rate": [StrOptions({"auto", *SCHEDULES})],
         "power_t": [Interval(Real, 0, None, closed="left")],
         "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
         "alpha": [Interval(Real, 0, None, closed="left")],
@@ -120,8 +125,11 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
             Interval(Integral, 1, None, closed="left"),
         ],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left"), None],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "momentum": [Interval(Real, 0, 1, closed="left")],
@@ -150,12 +158,16 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
 
     # ------------------------------------------------------------------ hooks
     @abstractmethod
-    def _validate_targets(self, y, sw: Array, dtype, *, reset: bool, classes):
-        """Return ``(Y, sw)``: 2-D targets of ``dtype`` for the loss, and weights."""
+    def _validate_targets(
+        self, y, sw: Array, dtype, *, reset: bool, classes, warm: bool = False
+    ):
+        """Return ``(Y, sw)``: 2-D targets of ``dtype`` for the loss, and
+        weights; ``warm`` for a warm-started ``fit``."""
 
     @abstractmethod
-    def _make_model(self, X, sw: Array, n_outputs: int, *, reset: bool) -> Model:
-        """The model for the current parameters and data (statistics on reset)."""
+    def _make_model(self, X, Y: Array, sw: Array, *, reset: bool) -> Model:
+        """The model for the current parameters and training rows (their
+        statistics on reset)."""
 
     @abstractmethod
     def _score_raw(self, raw: Array, Y: Array, sw: Array) -> float:
@@ -180,6 +192,20 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
     def _resolve_learning_rate(self, model, penalty, X, sw, batch_size: int) -> float:
         return float(self.learning_rate_init)
 
+    def _auto_schedule(self, full_batch: bool) -> str:
+        """The schedule that ``learning_rate='auto'`` stands for."""
+        return "constant"
+
+    def _tol_units(self, start: float) -> tuple[float, float]:
+        """The units of ``tol`` for the training objective and its gradient,
+        given the starting objective: absolute by default."""
+        return 1.0, 1.0
+
+    def _grad_unit(self, model) -> float | Array:
+        """The unit of each gradient entry, which the adaptive rules'
+        ``epsilon`` is measured in: 1 by default."""
+        return 1.0
+
     def _decay_scale(self) -> float:
         """Factor on ``weight_decay``, so that ``lr * weight_decay`` (the share
         of the weights decayed per step) does not carry the unit of a rate
@@ -198,11 +224,20 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         # fitted arrays are replaced, never mutated, so a shallow copy suffices
         saved = dict(self.__dict__)
         try:
-            return self._fit_unguarded(X, y, sample_weight, incremental, classes)
+            interrupted = self._fit_unguarded(X, y, sample_weight, incremental, classes)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
             raise
+        if interrupted:
+            # the estimator keeps its last complete epoch, and the interrupt
+            # goes on: a loop or a search around this fit stops too, rather
+            # than scoring a truncated model
+            raise KeyboardInterrupt(
+                f"{type(self).__name__} interrupted; it holds the weights of its "
+                f"last complete epoch ({self.n_iter_})."
+            )
+        return self
 
     def _fit_unguarded(self, X, y, sample_weight, incremental, classes):
         continuing = (incremental or self.warm_start) and hasattr(self, "_progress")
@@ -220,7 +255,12 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
             X = X.tocsr()
         sw = check_sample_weight(sample_weight, X, X.dtype)
         Y, sw = self._validate_targets(
-            y, sw, X.dtype, reset=not continuing, classes=classes
+            y,
+            sw,
+            X.dtype,
+            reset=not continuing,
+            classes=classes,
+            warm=continuing and not incremental,
         )
         if continuing:
             # a failed call must leave the saved progress untouched
@@ -229,7 +269,7 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
             progress = _Progress({}, check_random_state(self.random_state), 0.0, 0.0)
         # the held-out rows never inform the data statistics or the start
         train, val = self._train_val_split(X, Y, sw, progress, incremental)
-        model = self._make_model(train[0], train[2], Y.shape[1], reset=not continuing)
+        model = self._make_model(*train, reset=not continuing)
         if continuing:
             theta = self._resume_theta(model, progress, X.dtype)
         else:
@@ -245,11 +285,17 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
             progress.opt_state = fresh
         if not continuing:
             progress.loss_ref, start = _reference_loss(run, theta, train)
+            progress.loss_unit, progress.grad_unit = self._tol_units(start)
         if not incremental:
+            # each fit call watches its own plateaus: a warm start begins at the
+            # rate it is given, not at the one a past plateau cut it to
             progress.no_improvement, progress.best_score = 0, -np.inf
+            progress.lr_scale = 1.0
 
-        theta, lowest = self._train(run, progress, theta, train, val, incremental)
-        if not incremental:
+        theta, lowest, interrupted = self._train(
+            run, progress, theta, train, val, incremental
+        )
+        if not incremental and not interrupted:
             # overflow here shows in the numbers checked; an invalid flag
             # would be OpenBLAS's spurious one (numpy#24067)
             with np.errstate(over="ignore", invalid="ignore", under="ignore"):
@@ -264,7 +310,7 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         self._write_fitted(model, theta, progress)
         progress.theta, progress.packed = theta, self._pack(model, theta.dtype)
         self._progress = progress
-        return self
+        return interrupted
 
     def _resume_theta(self, model, progress: _Progress, dtype) -> Array:
         """The parameters to continue from: the fitted attributes, repacked.
@@ -326,23 +372,30 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         # its rate is resolved on that data when it differs from the last
         # call's (the chunks of a stream differ; the same data gives the same
         # rate, found again from a fingerprint rather than the curvature)
-        key, stale = None, not (continuing and incremental)
+        # (and a partial_fit after set_params, e.g. another solver, resolves
+        # the rate of the new parameters)
+        key: tuple = (repr(params),)
         if full_batch and incremental:
-            key = (X.shape, float(sw.sum()), _column_sums(X, sw), repr(params))
-            old = progress.rate_key
-            stale = stale or old is None or not _same_key(key, old)
+            key += (X.shape, float(sw.sum()), _column_sums(X, sw))
+        old = progress.rate_key
+        stale = not (continuing and incremental) or not _same_key(key, old)
         if stale:
             progress.learning_rate = self._resolve_learning_rate(
                 model, penalty, X, sw, batch_size
             )
         progress.rate_key = key
         params["weight_decay"] = self.weight_decay * self._decay_scale()
+        params["grad_unit"] = self._grad_unit(model)
+        name = self.learning_rate
+        if name == "auto":
+            name = self._auto_schedule(full_batch)
         return _Run(
             model=model,
             loss=LOSSES[self.out_activation_],
             penalty=penalty,
             optimizer=make_optimizer(self.solver, params, model.n_penalized),
-            schedule=make_schedule(self.learning_rate, progress.learning_rate, params),
+            schedule=make_schedule(name, progress.learning_rate, params),
+            schedule_name=name,
             batch_size=batch_size,
             full_batch=full_batch,
             clip_norm=self.clip_norm,
@@ -370,6 +423,7 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         done = (theta, theta, progress.snapshot())
         # the parameters that entered the epoch of lowest training loss
         lowest, lowest_loss = theta, np.inf
+        interrupted = False
         with np.errstate(
             over="ignore", invalid="ignore", divide="ignore", under="ignore"
         ):
@@ -387,7 +441,7 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
                     if stop:
                         break
                 else:
-                    if not incremental:
+                    if not incremental and self.tol is not None:
                         _warn(
                             f"{type(self).__name__}: max_iter={self.max_iter} epochs "
                             "reached before convergence. Increase max_iter, or "
@@ -396,15 +450,11 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
                         )
             except KeyboardInterrupt:
                 progress.restore(done[2])
-                _warn(
-                    "Training interrupted by user; the model holds the weights "
-                    f"of the last complete epoch ({progress.n_iter}).",
-                    UserWarning,
-                )
+                interrupted = True
         theta, best_theta = done[0], done[1]
         if val is not None and progress.curves["validation_scores_"]:
-            return best_theta, lowest  # early stopping restores the best epoch
-        return theta, lowest
+            theta = best_theta  # early stopping restores the best epoch
+        return theta, lowest, interrupted
 
     def _epoch(self, run: _Run, progress: _Progress, theta, train, val):
         lr = run.schedule(progress.n_iter) * progress.lr_scale
@@ -466,7 +516,7 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
             n_steps += 1
         if not np.all(np.isfinite(theta)):
             self._check_divergence(np.inf, progress)
-        if run.full_batch and gd_stat <= self.tol:
+        if run.full_batch and gd_stat <= self._tol(progress.grad_unit):
             # stationarity was measured where the gradient was taken; a last
             # step that went uphill (a rate far beyond 2 / L, e.g. a converged
             # fit warm-started with a huge rate) is not an answer: go on
@@ -545,18 +595,25 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
             f"(the rate was {progress.learning_rate:.3g}), or set clip_norm."
         )
 
+    def _tol(self, unit: float) -> float:
+        # tol=None: no stopping rule, exactly max_iter epochs
+        return -np.inf if self.tol is None else self.tol * unit
+
     def _should_stop(self, run: _Run, progress: _Progress, metric, gd_stat) -> bool:
         # the counter tracks the validation score, or minus the training loss
-        if metric > progress.best_score + self.tol:
+        unit = 1.0 if self.early_stopping else progress.loss_unit
+        if metric > progress.best_score + self._tol(unit):
             progress.no_improvement = 0
         else:
             progress.no_improvement += 1
         progress.best_score = max(progress.best_score, metric)
-        if run.full_batch and gd_stat <= self.tol:
+        if self.tol is None:
+            return False
+        if run.full_batch and gd_stat <= self._tol(progress.grad_unit):
             return True  # full batch: the proximal gradient has vanished
         if progress.no_improvement < self.n_iter_no_change:
             return False
-        if self.learning_rate == "adaptive":
+        if run.schedule_name == "adaptive":
             lr = run.schedule(progress.n_iter) * progress.lr_scale
             if lr / 5 > _MIN_ADAPTIVE_LR:
                 progress.lr_scale /= 5
@@ -615,7 +672,9 @@ def _column_sums(X: Any, sw: Array) -> Array:
     return np.asarray(X.T @ sw).ravel()
 
 
-def _same_key(a: tuple, b: tuple) -> bool:
+def _same_key(a: tuple, b: tuple | None) -> bool:
+    if b is None or len(a) != len(b):
+        return False
     return all(
         np.array_equal(u, v) if isinstance(u, np.ndarray) else u == v
         for u, v in zip(a, b, strict=True)

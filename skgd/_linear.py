@@ -1,6 +1,7 @@
 """GDRegressor: linear least squares with elastic-net penalties, by gradient descent."""
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils.extmath import safe_sparse_dot
@@ -8,13 +9,29 @@ from sklearn.utils.validation import check_is_fitted
 
 from skgd._base import BaseGD
 from skgd._docstrings import fill_doc
-from skgd._models import LinearModel, weighted_mean_scale
+from skgd._models import (
+    LinearModel,
+    standardized_gram,
+    weighted_mean_scale,
+    whitening,
+)
 from skgd._optimizers import ADAPTIVE_SOLVERS
 from skgd._validation import Interval, Real, StrOptions, _fit_context, validate_data
 
-# fallback initial rate of the adaptive solvers, whose step does not scale with
-# the curvature (Adam moves each coordinate by about lr per step)
-_ADAPTIVE_AUTO_LR = 0.01
+# 'auto' rates of the adaptive solvers, whose step does not scale with the
+# curvature (Adam moves each coordinate by about lr per step), in units of the
+# targets' deviations; Adagrad's steps shrink as 1 / sqrt(t), and Adadelta's
+# first step is the rate times sqrt(epsilon) (1e-4 at Zeiler's rate 1: too
+# slow a start for the no-improvement rule)
+_ADAPTIVE_AUTO_LR = {
+    "adam": 0.01,
+    "adamw": 0.01,
+    "rmsprop": 0.01,
+    "adagrad": 0.1,
+    "adadelta": 10.0,
+}
+# the full preconditioner's d x d matrices are built for at most this many features
+_MAX_WHITEN = 1000
 # a fresh single-output fit ends with R² >= -1e-4 (the final-objective check);
 # below this, a training R² is a real shortfall, not rounding or an orbit
 _R2_SLACK = 1e-3
@@ -289,7 +306,7 @@ class GDRegressor(RegressorMixin, BaseGD):
     _parameter_constraints: dict = {
         **BaseGD._parameter_constraints,
         "fit_intercept": ["boolean"],
-        "precondition": ["boolean"],
+        "precondition": ["boolean", StrOptions({"diagonal"})],
         "learning_rate_init": [
             StrOptions({"auto"}),
             Interval(Real, 0, None, closed="neither"),
@@ -302,7 +319,7 @@ class GDRegressor(RegressorMixin, BaseGD):
         *,
         solver="gd",
         learning_rate_init="auto",
-        learning_rate="constant",
+        learning_rate="auto",
         power_t=0.5,
         penalty=None,
         alpha=0.0001,
@@ -441,7 +458,7 @@ class GDRegressor(RegressorMixin, BaseGD):
         return safe_sparse_dot(X, self.coef_.T, dense_output=True) + self.intercept_
 
     # ----------------------------------------------------------------- hooks
-    def _validate_targets(self, y, sw, dtype, *, reset, classes):
+    def _validate_targets(self, y, sw, dtype, *, reset, classes, warm=False):
         try:
             Y = np.asarray(y, dtype=dtype)
         except (TypeError, ValueError) as exc:
@@ -453,11 +470,6 @@ class GDRegressor(RegressorMixin, BaseGD):
         if reset:
             self._y_ndim = np.ndim(y)
             self.out_activation_ = "identity"
-            # root mean of the per-target weighted variances: the scale of y
-            var = np.average(
-                (Y - np.average(Y, axis=0, weights=sw)) ** 2, axis=0, weights=sw
-            )
-            self._y_train_scale = float(np.sqrt(np.mean(var)))
         elif Y.shape[1] != self.coef_.reshape(-1, self.n_features_in_).shape[0]:
             raise ValueError(
                 f"y has {Y.shape[1]} targets but {type(self).__name__} was fitted "
@@ -465,50 +477,98 @@ class GDRegressor(RegressorMixin, BaseGD):
             )
         return Y, sw
 
-    def _make_model(self, X, sw, n_outputs, *, reset):
+    def _make_model(self, X, Y, sw, *, reset):
         if reset:
-            mean, scale = (None, None)
+            mean = scale = out = whiten = gram = None
+            # per-target weighted deviations (root mean squares without
+            # intercept, whose targets are not centered; 1 for a zero target)
+            Yc = Y - np.average(Y, 0, sw) if self.fit_intercept else Y
+            y_std = np.sqrt(np.average(Yc**2, 0, sw))
+            self._y_std = np.where(y_std > 0, y_std, 1.0).astype(np.float64)
             if self.precondition:
-                mean, scale = weighted_mean_scale(X, sw)
-            # how far the uncentered columns sit from 0, in standard deviations
-            self._x_offset = 0.0
-            if self.solver in ADAPTIVE_SOLVERS:
-                # a centered intercept sits at its optimum, where its gradient
-                # is rounding noise that Adam's normalized step would amplify
-                if mean is not None and self.fit_intercept:
-                    self._x_offset = float(np.max(np.abs(mean / scale), initial=0))
-                mean = None
-            self._x_mean, self._x_scale = mean, scale
-        return LinearModel(
-            X.shape[1], n_outputs, self.fit_intercept, self._x_mean, self._x_scale
+                mean, scale = weighted_mean_scale(X, sw, center=self.fit_intercept)
+                if self.solver in ADAPTIVE_SOLVERS:
+                    # these rules move every coordinate by about the rate: in
+                    # units of each target's deviation that step suits every
+                    # target
+                    out = self._y_std
+                if self._can_whiten(X, sw):
+                    m = (mean if self.fit_intercept else 0.0) / scale
+                    gram = standardized_gram(X, sw, m, 1.0 / scale)
+                    whiten = whitening(gram[:-1, :-1], self._l2() / scale**2)
+            self._x_mean, self._x_scale, self._y_scale = mean, scale, out
+            self._x_whiten = whiten
+            self._stats_key = _data_key(X, Y, sw)
+            same_data = True
+        else:
+            # a warm start or later partial_fit call on the rows the statistics
+            # came from keeps the intercept at its closed form; other rows
+            # (a stream of chunks) leave it to the optimizer
+            same_data = _same_data(self._stats_key, _data_key(X, Y, sw))
+        whiten = self._x_whiten
+        if whiten is not None and self._l1():
+            whiten = None  # a warm start switched to an L1 penalty
+        model = LinearModel(
+            X.shape[1],
+            Y.shape[1],
+            self.fit_intercept,
+            self._x_mean,
+            self._x_scale,
+            self._y_scale,
+            # centered on these rows, least squares puts c at mean(y) exactly
+            fixed_intercept=same_data and bool(self.precondition),
+            whiten=whiten,
+        )
+        if reset and whiten is not None:
+            model.gram = gram
+        return model
+
+    def _l1(self) -> float:
+        ratio = {"l2": 0.0, "l1": 1.0, None: 0.0}.get(self.penalty, self.l1_ratio)
+        return self.alpha * ratio if self.penalty is not None else 0.0
+
+    def _l2(self) -> float:
+        if self.penalty is None:
+            return 0.0
+        return self.alpha - self._l1()
+
+    def _can_whiten(self, X, sw) -> bool:
+        """Whether the full (whitening) preconditioner applies: dense data,
+        no L1 part (its proximal step needs per-coordinate weights), and a
+        Gram matrix that is small and of full rank."""
+        d = X.shape[1]
+        return (
+            self.precondition is True
+            and not sp.issparse(X)
+            and not self._l1()
+            and d <= _MAX_WHITEN
+            and d < np.count_nonzero(sw)
         )
 
     def _initial_theta(self, model, X, Y, sw, rng):
         theta = model.init(rng, X.dtype)
         if self.fit_intercept:
             # starting at the weighted mean of y removes the intercept's slow mode
-            theta[model.n_penalized :] = np.average(Y, axis=0, weights=sw)
+            y_mean = np.average(Y, axis=0, weights=sw)
+            theta[model.n_penalized :] = model.intercept_at(y_mean, X.dtype)
         return theta
 
     def _resolve_learning_rate(self, model, penalty, X, sw, batch_size):
         if self.learning_rate_init != "auto":
             return float(self.learning_rate_init)
-        if self.solver == "adadelta":
-            return 1.0
-        if self.solver not in ("gd", "sgd"):
-            # in standardized coordinates the weights are on the scale of y
-            Y = self._y_train_scale
-            # on uncentered columns a step of lr on a weight moves the output
-            # by about lr * sqrt(1 + offset**2)
-            offset = float(np.hypot(1.0, self._x_offset))
-            return _ADAPTIVE_AUTO_LR * (Y if Y > 0 else 1.0) / offset
-        L, L_max = model.curvature(X, sw)
+        if self.solver in ADAPTIVE_SOLVERS:
+            # a step of about the rate per coordinate, in units of the target's
+            # deviation when preconditioned
+            scaled = self._y_scale is not None
+            lr = _ADAPTIVE_AUTO_LR[self.solver]
+            return lr * (1.0 if scaled else float(self._y_std.mean()))
         n, b = int(np.count_nonzero(sw)), batch_size
+        L, L_max = model.curvature(X, sw, penalty.l2, row_max=b < n)
+        L_max += penalty.curvature
         if 1 < b < n:
             L = (n * (b - 1) * L + (n - b) * L_max) / (b * (n - 1))
         elif b == 1 < n:
             L = L_max
-        L += penalty.curvature
         lr = 1.0 / L if L > 0 else 1.0
         if self.solver == "sgd":
             # momentum multiplies the long-run step by 1 / (1 - momentum); full
@@ -516,11 +576,36 @@ class GDRegressor(RegressorMixin, BaseGD):
             lr *= 1.0 - self.momentum
         return lr
 
+    def _auto_schedule(self, full_batch):
+        # a constant rate leaves mini-batch steps at their noise floor; 'gd'
+        # converges at a constant rate
+        return "constant" if full_batch else "adaptive"
+
+    def _tol_units(self, start):
+        # the start is the best constant's objective, var(y) / 2: tol is
+        # relative to it (a share of R²), and the gradient's to std(y)
+        if not (np.isfinite(start) and start > 0):
+            return 1.0, 1.0
+        return start, float(np.sqrt(2.0 * start))
+
+    def _grad_unit(self, model):
+        # in units of std(y) per target, a gradient entry of target o carries
+        # out_o**2 (the parameter's unit times the residual's): epsilon, a
+        # guard against dividing by zero, must not depend on the unit of y
+        if self._y_scale is None:
+            return 1.0
+        out2 = model.out_scale**2
+        unit = np.tile(out2, model.n_features)
+        if model.fit_intercept:
+            unit = np.concatenate([unit, out2])
+        return unit
+
     def _decay_scale(self):
-        # the 'auto' rate of the adaptive solvers is 0.01 * std(y); without this
-        # the decay lr * weight_decay * w would grow with the unit of y
-        if self.learning_rate_init == "auto" and self._y_train_scale > 0:
-            return 1.0 / self._y_train_scale
+        # without targets in units of their deviation, the 'auto' rate of the
+        # adaptive solvers is 0.01 * std(y), and the decay lr * weight_decay * w
+        # would grow with the unit of y
+        if self.learning_rate_init == "auto" and self._y_scale is None:
+            return 1.0 / float(self._y_std.mean())
         return 1.0
 
     def _score_raw(self, raw, Y, sw):
@@ -554,3 +639,23 @@ class GDRegressor(RegressorMixin, BaseGD):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+
+
+def _data_key(X, Y, sw) -> tuple:
+    """What identifies the training rows: their count, weight sum and the
+    weighted column sums of ``X`` and ``Y`` (one pass over ``X``)."""
+    sw64 = np.asarray(sw, dtype=np.float64)
+    return (
+        X.shape,
+        float(sw64.sum()),
+        np.asarray(X.T @ sw).ravel().astype(np.float64),
+        Y.T.astype(np.float64) @ sw64,
+    )
+
+
+def _same_data(a: tuple | None, b: tuple) -> bool:
+    if a is None or a[0] != b[0]:
+        return False
+    return all(
+        np.allclose(u, v, rtol=1e-12, atol=0) for u, v in zip(a[1:], b[1:], strict=True)
+    )

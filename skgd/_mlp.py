@@ -17,11 +17,25 @@ from skgd._models import ACTIVATIONS, INITIALIZERS, MLP
 from skgd._validation import (
     Integral,
     Interval,
+    Real,
     StrOptions,
     _fit_context,
     rescale_weights,
     validate_data,
 )
+
+# learning_rate_init='auto' per solver: Adam's 0.001 (MLPClassifier's default)
+# for the rules normalized per coordinate, and for the others a rate measured
+# on standardized digits to land within a point of Adam (issue 9)
+_AUTO_LR = {
+    "adam": 0.001,
+    "adamw": 0.001,
+    "rmsprop": 0.001,
+    "adagrad": 0.01,
+    "adadelta": 1.0,
+    "sgd": 0.1,
+    "gd": 0.5,
+}
 
 
 @fill_doc
@@ -253,6 +267,10 @@ class GDMLPClassifier(ClassifierMixin, BaseGD):
 
     _parameter_constraints: dict = {
         **BaseGD._parameter_constraints,
+        "learning_rate_init": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, None, closed="neither"),
+        ],
         "hidden_layer_sizes": [
             "array-like",
             Interval(Integral, 1, None, closed="left"),
@@ -270,7 +288,7 @@ class GDMLPClassifier(ClassifierMixin, BaseGD):
         initialization="glorot_uniform",
         class_weight=None,
         solver="adam",
-        learning_rate_init=0.001,
+        learning_rate_init="auto",
         learning_rate="constant",
         power_t=0.5,
         penalty="l2",
@@ -482,7 +500,7 @@ class GDMLPClassifier(ClassifierMixin, BaseGD):
     def _binary(self):
         return self.out_activation_ == "logistic" and not self._multilabel
 
-    def _validate_targets(self, y, sw, dtype, *, reset, classes):
+    def _validate_targets(self, y, sw, dtype, *, reset, classes, warm=False):
         check_classification_targets(y)
         multilabel = type_of_target(y).startswith("multilabel")
         if not multilabel:
@@ -498,6 +516,13 @@ class GDMLPClassifier(ClassifierMixin, BaseGD):
             )
         if multilabel != self._multilabel:
             raise ValueError("y switched between multilabel and single-label targets.")
+        if warm and not multilabel and not np.array_equal(np.unique(y), self.classes_):
+            # MLPClassifier's rule: partial_fit takes subsets, a warm fit not
+            raise ValueError(
+                "warm_start can only be used where y has the same classes as "
+                f"in the previous call to fit. Previously got {self.classes_!r}, "
+                f"y has {np.unique(y)!r}."
+            )
         if not multilabel:
             unseen = np.setdiff1d(np.unique(y), self.classes_)
             if unseen.size:
@@ -564,8 +589,13 @@ class GDMLPClassifier(ClassifierMixin, BaseGD):
         sizes = self._layer_sizes(n_features, n_outputs)
         return MLP(sizes, self.activation, self.initialization)
 
-    def _make_model(self, X, sw, n_outputs, *, reset):
-        return self._network(X.shape[1], n_outputs)
+    def _resolve_learning_rate(self, model, penalty, X, sw, batch_size):
+        if self.learning_rate_init == "auto":
+            return _AUTO_LR[self.solver]
+        return float(self.learning_rate_init)
+
+    def _make_model(self, X, Y, sw, *, reset):
+        return self._network(X.shape[1], Y.shape[1])
 
     def _split_validation(self, Y, rng):
         if self._multilabel:

@@ -17,8 +17,11 @@ from typing import Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg import cholesky, solve_triangular
 from scipy.sparse.linalg import LinearOperator, eigsh
 from scipy.special import expit
+
+from skgd._penalties import LinearWeights
 
 Array = np.ndarray
 
@@ -44,13 +47,23 @@ def _matmul(X: Any, W: Array) -> Array:
 class LinearModel:
     """``raw = X @ W + b``, optimized in centered and scaled coordinates.
 
-    ``theta`` holds ``V`` of shape (n_features, n_outputs) and ``c`` of shape
-    (n_outputs,), with ``W = V / scale[:, None]`` and
-    ``b = c - (mean / scale) @ V``: gradient descent on ``theta`` is gradient
-    descent on standardized features, a change of variables that leaves the
-    objective and its minimizer unchanged (a Jacobi preconditioner that also
-    decouples the intercept). ``mean = 0`` and ``scale = 1`` give plain
+    ``theta`` holds ``T`` of shape (n_features, n_outputs) and ``c`` of shape
+    (n_outputs,), with ``V = P @ T`` (``P`` the whitening map, the identity
+    by default), ``W = V * out_scale / scale[:, None]`` and
+    ``b = out_scale * c - mean @ W``: gradient descent on ``theta`` is
+    gradient descent on standardized (with ``P``: whitened) features and,
+    with ``out_scale``, standardized targets. This change of variables leaves
+    the objective and its minimizer unchanged. With ``P`` the inverse
+    Cholesky factor of the standardized Gram matrix the Hessian of least
+    squares is the identity (a full preconditioner); without it the
+    standardization is a Jacobi preconditioner that also decouples the
+    intercept. ``mean = 0`` and ``scale = out_scale = 1`` give plain
     coordinates.
+
+    With ``fixed_intercept`` the intercepts are not optimized: their gradient
+    is zero. For least squares in coordinates centered on the training rows
+    the optimal ``c`` is the weighted mean of the targets whatever ``V``, so
+    it is set once rather than found through noisy mini-batch gradients.
     """
 
     def __init__(
@@ -60,6 +73,9 @@ class LinearModel:
         fit_intercept: bool,
         mean: Array | None = None,
         scale: Array | None = None,
+        out_scale: Array | None = None,
+        fixed_intercept: bool = False,
+        whiten: Array | None = None,
     ) -> None:
         self.n_features = n_features
         self.n_outputs = n_outputs
@@ -69,27 +85,52 @@ class LinearModel:
         zeros, ones = np.zeros(n_features), np.ones(n_features)
         self.mean = zeros if mean is None or not fit_intercept else mean
         self.scale = ones if scale is None else scale
-        # the penalty acts on W = V / scale, entry (j, o) of V at j * k + o
-        self.penalty_weights = (
-            None if scale is None else np.repeat(1.0 / self.scale, n_outputs)
-        )
+        self.out_scale = np.ones(n_outputs) if out_scale is None else out_scale
+        self.fixed_intercept = bool(fixed_intercept and fit_intercept)
+        self.whiten = whiten
+        # the standardized Gram matrix of the rows the statistics came from,
+        # when it was computed (it then serves the curvature)
+        self.gram: Array | None = None
+        # the penalty acts on W: entry (j, o) of T sits at j * k + o
+        self.penalty_weights: Any = None
+        if whiten is not None:
+            self.penalty_weights = LinearWeights(
+                whiten / self.scale[:, None], self.out_scale
+            )
+        elif scale is not None or out_scale is not None:
+            factor = self.out_scale[None, :] / self.scale[:, None]
+            self.penalty_weights = factor.reshape(-1)
+
+    def _factor(self, dtype: np.dtype) -> Array:
+        """``out_scale / scale`` as a (n_features, n_outputs) array."""
+        return (self.out_scale[None, :] / self.scale[:, None]).astype(dtype)
 
     def coef(self, theta: Array) -> tuple[Array, Array]:
         """``(W, b)`` in the original coordinates."""
         V = theta[: self.n_penalized].reshape(self.n_features, self.n_outputs)
-        W = V / self.scale[:, None].astype(theta.dtype)
+        if self.whiten is not None:
+            V = self.whiten.astype(theta.dtype) @ V
+        W = V * self._factor(theta.dtype)
         b = np.zeros(self.n_outputs, dtype=theta.dtype)
         if self.fit_intercept:
-            b = theta[self.n_penalized :] - self.mean.astype(theta.dtype) @ W
+            c = theta[self.n_penalized :] * self.out_scale.astype(theta.dtype)
+            b = c - self.mean.astype(theta.dtype) @ W
         return W, b
 
     def from_coef(self, W: Array, b: Array, dtype: np.dtype) -> Array:
         """The parameter vector of the original-coordinate ``(W, b)``."""
         W = np.asarray(W, dtype=np.float64).reshape(self.n_features, self.n_outputs)
-        parts = [(W * self.scale[:, None]).reshape(-1)]
+        V = W / self._factor(np.float64)
+        if self.whiten is not None:
+            V = solve_triangular(self.whiten, V)
+        parts = [V.reshape(-1)]
         if self.fit_intercept:
-            parts.append(np.ravel(b) + self.mean @ W)
+            parts.append((np.ravel(b) + self.mean @ W) / self.out_scale)
         return np.concatenate(parts).astype(dtype)
+
+    def intercept_at(self, y_mean: Array, dtype: np.dtype) -> Array:
+        """The ``c`` of intercepts ``y_mean`` at ``W = 0`` (the start)."""
+        return (np.asarray(y_mean, dtype=np.float64) / self.out_scale).astype(dtype)
 
     def init(self, rng: np.random.RandomState, dtype: np.dtype) -> Array:
         return np.zeros(self.size, dtype=dtype)
@@ -108,59 +149,132 @@ class LinearModel:
         gW = X.T @ draw
         if self.fit_intercept:
             gb = draw.sum(axis=0)
-            grad[k:] = gb
             gW -= np.outer(self.mean, gb)
-        gW /= self.scale[:, None]
+            if self.fixed_intercept:
+                grad[k:] = 0
+            else:
+                grad[k:] = gb * self.out_scale
+        gW *= self._factor(gW.dtype)
+        if self.whiten is not None:
+            gW = self.whiten.T.astype(gW.dtype) @ gW
         grad[:k] = gW.reshape(-1)
         return grad
 
-    def curvature(self, X: Any, sw: Array) -> tuple[float, float]:
+    def curvature(
+        self, X: Any, sw: Array, l2: float = 0.0, *, row_max: bool = True
+    ) -> tuple[float, float]:
         """Largest Hessian eigenvalue of the weighted mean squared error.
 
         Returns ``(L, L_max)`` in the model's coordinates: the largest
         eigenvalue of ``Z.T @ diag(sw) @ Z / sum(sw)``, with ``Z`` the
-        standardized design matrix (and a column of ones when the intercept
-        is fitted), and the largest squared row norm of ``Z`` over rows of
-        positive weight (the curvature of a one-sample batch).
+        design matrix in the model's coordinates (and a column of ones when
+        the intercept is optimized), plus the Hessian of the penalty
+        ``0.5 * l2 * ||W||^2``; and, if ``row_max``, the largest squared row
+        norm of ``Z`` over rows of positive weight (the curvature of a
+        one-sample batch), else 0. Both are times the largest squared
+        ``out_scale``.
         """
         m, s = self.mean / self.scale, 1.0 / self.scale
-        norms = _row_norms_squared(X, s**2) - 2 * _matmul(X, m * s) + np.dot(m, m)
-        norms += 1.0 if self.fit_intercept else 0.0
-        L_max = float(norms[sw > 0].max())
-        if sp.issparse(X) or self.n_features > 512:
-            return _top_eigenvalue_lanczos(X, sw, self.fit_intercept, m, s), L_max
-        return _top_eigenvalue_gram(X, sw, self.fit_intercept, m, s), L_max
+        intercept = self.fit_intercept and not self.fixed_intercept
+        out2 = float(np.max(self.out_scale**2))
+        L_max = 0.0
+        if row_max:
+            norms = _row_norms_squared(X, m, s, self.whiten)
+            norms += 1.0 if intercept else 0.0
+            L_max = float(norms[sw > 0].max()) * out2
+        if self.whiten is None and (sp.issparse(X) or self.n_features > 512):
+            L = _top_eigenvalue_lanczos(X, sw, intercept, m, s, l2)
+            return L * out2, L_max
+        d = self.n_features
+        G = self.gram if self.gram is not None else standardized_gram(X, sw, m, s)
+        H = np.zeros((d + intercept, d + intercept))
+        H[:d, :d] = G[:d, :d] + l2 * np.diag(s**2)
+        if intercept:
+            H[:d, d] = H[d, :d] = G[:d, d]
+            H[d, d] = 1.0
+        if self.whiten is not None:
+            H[:d, :] = self.whiten.T @ H[:d, :]
+            H[:, :d] = H[:, :d] @ self.whiten
+        return float(np.linalg.eigvalsh(H)[-1]) * out2, L_max
 
 
-def _row_norms_squared(X: Any, col_weights: Array) -> Array:
-    if sp.issparse(X):
-        return np.asarray(X.multiply(X) @ col_weights).ravel()
-    return np.einsum("ij,ij,j->i", X, X, col_weights)
+def _chunks(X: Any, dtype=np.float64):
+    """Row blocks of ``X`` of about 8 MB each, as dense arrays of ``dtype``."""
+    step = max(256, (1 << 20) // max(X.shape[1], 1))
+    for start in range(0, X.shape[0], step):
+        block = X[start : start + step]
+        yield start, np.asarray(block, dtype=dtype)
 
 
-def _top_eigenvalue_gram(X: Array, sw: Array, intercept: bool, m: Array, s: Array):
-    # the Gram matrix of [X, 1] is accumulated in row chunks (weighting never
-    # copies X; one BLAS pass beats many matvec passes), then transformed to
-    # standardized coordinates: Z = [X, 1] @ T
+def standardized_gram(X: Array, sw: Array, m: Array, s: Array) -> Array:
+    """The weighted Gram matrix of ``[(X * s - m), 1]``, divided by the sum of
+    the weights: shape (d + 1, d + 1), in float64.
+
+    Accumulated in row blocks (weighting never copies X; one BLAS pass beats
+    many matrix-vector passes), then transformed to standardized coordinates.
+    """
     d = X.shape[1]
-    G = np.zeros((d + 1, d + 1))
-    for start in range(0, X.shape[0], 8192):
-        Xc = np.asarray(X[start : start + 8192], dtype=np.float64)
-        Xc = np.hstack([Xc, np.ones((Xc.shape[0], 1))])
-        sc = np.asarray(sw[start : start + 8192], dtype=np.float64)
-        G += (Xc * sc[:, None]).T @ Xc
-    G /= float(np.sum(sw, dtype=np.float64))
-    T = np.zeros((d + 1, d + 1))
-    T[:d, :d] = np.diag(s)
-    T[d, :d] = -m
-    T[d, d] = 1.0
-    G = T.T @ G @ T
-    if not intercept:
-        G = G[:d, :d]
-    return float(np.linalg.eigvalsh(G)[-1])
+    G = np.zeros((d, d))
+    colsum = np.zeros(d)
+    for start, block in _chunks(X):
+        sc = np.asarray(sw[start : start + block.shape[0]], dtype=np.float64)
+        weighted = block * sc[:, None]
+        G += weighted.T @ block
+        colsum += weighted.sum(axis=0)
+    total = float(np.sum(sw, dtype=np.float64))
+    G /= total
+    mean = colsum / total
+    # E[(x s - m)(x s - m)^T] = s (E[x x^T]) s - s E[x] m^T - m E[x]^T s + m m^T
+    sm = s * mean
+    out = np.empty((d + 1, d + 1))
+    out[:d, :d] = G * s[:, None] * s[None, :]
+    out[:d, :d] -= np.outer(sm, m) + np.outer(m, sm) - np.outer(m, m)
+    out[:d, d] = out[d, :d] = sm - m
+    out[d, d] = 1.0
+    return out
 
 
-def _top_eigenvalue_lanczos(X: Any, sw: Array, intercept: bool, m: Array, s: Array):
+def whitening(gram: Array, ridge: Array) -> Array | None:
+    """The inverse Cholesky factor ``P`` of ``gram + diag(ridge)``, so that
+    ``P.T @ (gram + diag(ridge)) @ P`` is the identity; None when the matrix
+    is not positive definite in floating point.
+
+    Columns whose diagonal vanishes (constant columns, centered) are given a
+    unit diagonal: they never move, and their coordinate stays decoupled.
+    """
+    G = gram + np.diag(ridge)
+    dead = np.diag(G) <= 1e-12 * max(float(np.max(np.diag(G), initial=0.0)), 1.0)
+    G[dead, :] = G[:, dead] = 0.0
+    G[dead, dead] = 1.0
+    try:
+        R = cholesky(G, lower=False)
+    except np.linalg.LinAlgError:
+        return None
+    # a nearly singular Gram matrix would turn rounding into huge steps
+    diag = np.abs(np.diag(R))
+    if not np.all(np.isfinite(R)) or diag.min() <= 1e-6 * diag.max():
+        return None
+    return solve_triangular(R, np.eye(R.shape[0]))
+
+
+def _row_norms_squared(X: Any, m: Array, s: Array, P: Array | None) -> Array:
+    """Squared row norms of ``(X * s - m) @ P`` (``P`` the identity if None)."""
+    if P is None:
+        if sp.issparse(X):
+            sq = np.asarray(X.multiply(X) @ s**2).ravel()
+        else:
+            sq = np.einsum("ij,ij,j->i", X, X, s**2)
+        return sq - 2 * _matmul(X, m * s) + np.dot(m, m)
+    norms = np.empty(X.shape[0])
+    for start, block in _chunks(X):
+        Z = (block * s - m) @ P
+        norms[start : start + block.shape[0]] = np.einsum("ij,ij->i", Z, Z)
+    return norms
+
+
+def _top_eigenvalue_lanczos(
+    X: Any, sw: Array, intercept: bool, m: Array, s: Array, l2: float = 0.0
+) -> float:
     d = X.shape[1]
     n_cols = d + intercept
     w = np.asarray(sw, dtype=np.float64) / float(np.sum(sw, dtype=np.float64))
@@ -170,7 +284,7 @@ def _top_eigenvalue_lanczos(X: Any, sw: Array, intercept: bool, m: Array, s: Arr
         u = X @ (s * v[:d]) - np.dot(m, v[:d]) + (v[d] if intercept else 0.0)
         u = w * u
         out = np.empty(n_cols)
-        out[:d] = s * (X.T @ u) - m * u.sum()
+        out[:d] = s * (X.T @ u) - m * u.sum() + l2 * s**2 * v[:d]
         if intercept:
             out[d] = u.sum()
         return out
@@ -185,8 +299,12 @@ def _top_eigenvalue_lanczos(X: Any, sw: Array, intercept: bool, m: Array, s: Arr
     return float(val[0])
 
 
-def weighted_mean_scale(X: Any, sw: Array) -> tuple[Array, Array]:
-    """Weighted column means and standard deviations (1 for constant columns)."""
+def weighted_mean_scale(X: Any, sw: Array, center: bool = True) -> tuple[Array, Array]:
+    """Weighted column means and scales (1 for constant columns).
+
+    The scale is the standard deviation, or with ``center=False`` (a model
+    without intercept, whose columns are not centered) the root mean square.
+    """
     w = np.asarray(sw, dtype=np.float64) / float(np.sum(sw, dtype=np.float64))
     if sp.issparse(X):
         mean = np.asarray(X.T @ w).ravel()
@@ -194,6 +312,10 @@ def weighted_mean_scale(X: Any, sw: Array) -> tuple[Array, Array]:
     else:
         mean = w @ X
         sq = np.einsum("i,ij,ij->j", w, X, X)
+    if not center:
+        scale = np.sqrt(np.maximum(sq, 0.0))
+        scale[scale == 0] = 1.0
+        return mean.astype(np.float64), scale.astype(np.float64)
     var = np.maximum(sq - mean**2, 0.0)
     scale = np.sqrt(var)
     # a (numerically) constant column keeps scale 1: its centered values are ~0

@@ -112,10 +112,11 @@ class Adam:
         amsgrad: bool = False,
         weight_decay: float = 0.0,
         n_decayed: int = 0,
+        unit: float | Array = 1.0,
     ) -> None:
         self.beta_1 = float(beta_1)
         self.beta_2 = float(beta_2)
-        self.epsilon = float(epsilon)
+        self.epsilon = _epsilon(epsilon, unit)
         self.amsgrad = bool(amsgrad)
         self.weight_decay = float(weight_decay)
         self.n_decayed = int(n_decayed)
@@ -140,7 +141,7 @@ class Adam:
         new_state = {"m": m, "v": v, "t": np.asarray(t, dtype=np.int64)}
         if self.amsgrad:
             v = new_state["v_max"] = np.maximum(state["v_max"], v)
-        step = lr / (np.sqrt(v / (1 - b2**t)) + self.epsilon)
+        step = lr / (np.sqrt(v / (1 - b2**t)) + _cast(self.epsilon, v))
         new = theta - step * (m / (1 - b1**t))
         if self.weight_decay:
             k = self.n_decayed
@@ -155,9 +156,11 @@ class RMSprop:
     with ``d = sqrt(v) + eps``.
     """
 
-    def __init__(self, rho: float = 0.9, epsilon: float = 1e-8) -> None:
+    def __init__(
+        self, rho: float = 0.9, epsilon: float = 1e-8, unit: float | Array = 1.0
+    ) -> None:
         self.rho = float(rho)
-        self.epsilon = float(epsilon)
+        self.epsilon = _epsilon(epsilon, unit)
 
     def init(self, theta: Array) -> State:
         return {"v": np.zeros_like(theta)}
@@ -169,7 +172,7 @@ class RMSprop:
         self, theta: Array, grad: Array, state: State, lr: float, prox: Prox
     ) -> tuple[Array, State]:
         v = self.rho * state["v"] + (1 - self.rho) * grad * grad
-        step = lr / (np.sqrt(v) + self.epsilon)
+        step = lr / (np.sqrt(v) + _cast(self.epsilon, v))
         return prox(theta - step * grad, step), {"v": v}
 
 
@@ -180,8 +183,8 @@ class Adagrad:
     ``d = sqrt(G) + eps``.
     """
 
-    def __init__(self, epsilon: float = 1e-8) -> None:
-        self.epsilon = float(epsilon)
+    def __init__(self, epsilon: float = 1e-8, unit: float | Array = 1.0) -> None:
+        self.epsilon = _epsilon(epsilon, unit)
 
     def init(self, theta: Array) -> State:
         return {"G": np.zeros_like(theta)}
@@ -193,7 +196,7 @@ class Adagrad:
         self, theta: Array, grad: Array, state: State, lr: float, prox: Prox
     ) -> tuple[Array, State]:
         G = state["G"] + grad * grad
-        step = lr / (np.sqrt(G) + self.epsilon)
+        step = lr / (np.sqrt(G) + _cast(self.epsilon, G))
         return prox(theta - step * grad, step), {"G": G}
 
 
@@ -206,9 +209,16 @@ class Adadelta:
     divided by ``lr`` (Zeiler's unit-rate update, as in PyTorch and optax).
     """
 
-    def __init__(self, rho: float = 0.9, epsilon: float = 1e-8) -> None:
+    def __init__(
+        self, rho: float = 0.9, epsilon: float = 1e-8, unit: float | Array = 1.0
+    ) -> None:
         self.rho = float(rho)
         self.epsilon = float(epsilon)
+        # epsilon guards both u (displacements) and v (squared gradients,
+        # measured in unit**2)
+        with np.errstate(over="ignore"):
+            square = np.minimum(np.square(unit), np.finfo(np.float64).max)
+        self.grad_epsilon = _epsilon(epsilon, square)
 
     def init(self, theta: Array) -> State:
         return {"v": np.zeros_like(theta), "u": np.zeros_like(theta)}
@@ -221,7 +231,7 @@ class Adadelta:
     ) -> tuple[Array, State]:
         rho, eps = self.rho, self.epsilon
         v = rho * state["v"] + (1 - rho) * grad * grad
-        ratio = np.sqrt(state["u"] + eps) / np.sqrt(v + eps)
+        ratio = np.sqrt(state["u"] + eps) / np.sqrt(v + _cast(self.grad_epsilon, v))
         new = prox(theta - lr * ratio * grad, lr * ratio)
         # u averages Zeiler's unit-rate update; averaging the displacement
         # itself would make lr a feedback gain rather than a scale
@@ -229,6 +239,19 @@ class Adadelta:
         step = theta.dtype.type(lr)
         delta = (new - theta) / step if step > 0 else -ratio * grad
         return new, {"v": v, "u": rho * state["u"] + (1 - rho) * delta * delta}
+
+
+def _epsilon(epsilon: float, unit: float | Array) -> float | Array:
+    """``epsilon`` in the unit of the gradient: a scalar, or one value per
+    parameter when the model's coordinates give each its own unit."""
+    if np.ndim(unit) == 0:
+        return float(epsilon) * float(unit)
+    return float(epsilon) * np.asarray(unit, dtype=np.float64)
+
+
+def _cast(epsilon: float | Array, like: Array) -> float | Array:
+    # a per-parameter epsilon follows the state's dtype (float32 stays float32)
+    return epsilon if np.ndim(epsilon) == 0 else epsilon.astype(like.dtype, copy=False)
 
 
 def _momentum(params: Mapping[str, Any], *, restart: bool) -> Momentum:
@@ -244,6 +267,7 @@ def _adam(params: Mapping[str, Any], n_decayed: int, *, decoupled: bool) -> Adam
         params["amsgrad"],
         decay,
         n_decayed,
+        params.get("grad_unit", 1.0),
     )
 
 
@@ -255,9 +279,9 @@ _BUILDERS: dict[str, Callable[[Mapping[str, Any], int], Optimizer]] = {
     "sgd": lambda p, k: _momentum(p, restart=False),
     "adam": lambda p, k: _adam(p, k, decoupled=False),
     "adamw": lambda p, k: _adam(p, k, decoupled=True),
-    "rmsprop": lambda p, k: RMSprop(p["rho"], p["epsilon"]),
-    "adagrad": lambda p, k: Adagrad(p["epsilon"]),
-    "adadelta": lambda p, k: Adadelta(p["rho"], p["epsilon"]),
+    "rmsprop": lambda p, k: RMSprop(p["rho"], p["epsilon"], p.get("grad_unit", 1.0)),
+    "adagrad": lambda p, k: Adagrad(p["epsilon"], p.get("grad_unit", 1.0)),
+    "adadelta": lambda p, k: Adadelta(p["rho"], p["epsilon"], p.get("grad_unit", 1.0)),
 }
 
 SOLVERS = tuple(_BUILDERS)

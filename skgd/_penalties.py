@@ -20,6 +20,33 @@ Array = np.ndarray
 _L1_RATIO = {"l2": 0.0, "l1": 1.0}
 
 
+class LinearWeights:
+    """Weights that are a linear map of the parameters: ``W = A @ T * out``.
+
+    ``T`` is the penalized prefix of the parameter vector, reshaped to
+    (n_features, n_outputs); a model in fully preconditioned (whitened)
+    coordinates passes its map here so that the penalty stays that of the
+    original weights. Only the smooth L2 part can act through such a map.
+    """
+
+    def __init__(self, A: Array, out: Array) -> None:
+        self.A = A
+        self.out = out
+        # the largest eigenvalue of the map's normal operator
+        top = float(np.linalg.norm(A, 2)) ** 2 if A.size else 0.0
+        self.lipschitz = top * float(np.max(out**2, initial=0.0))
+
+    def apply(self, t: Array) -> Array:
+        T = t.reshape(self.A.shape[1], -1)
+        return ((self.A.astype(t.dtype) @ T) * self.out.astype(t.dtype)).reshape(-1)
+
+    def normal(self, t: Array) -> Array:
+        """The Hessian of ``0.5 * ||W||^2`` applied to ``t``."""
+        A = self.A.astype(t.dtype)
+        T = t.reshape(A.shape[1], -1)
+        return (A.T @ (A @ T) * (self.out**2).astype(t.dtype)).reshape(-1)
+
+
 class ElasticNet:
     """Value, smooth gradient and proximal operator of the elastic-net penalty.
 
@@ -31,10 +58,11 @@ class ElasticNet:
         Strength of the squared L2 term.
     n_penalized : int
         Number of leading entries of the parameter vector that are penalized.
-    weights : ndarray of shape (n_penalized,), default=None
+    weights : ndarray of shape (n_penalized,) or LinearWeights, default=None
         Per-entry factors ``c``: the penalty acts on ``c * theta[:n_penalized]``.
         A model working in rescaled coordinates (``w = c * theta``) passes its
-        scale here so the penalty stays that of the original weights.
+        scale here so the penalty stays that of the original weights; a model
+        in whitened coordinates passes a :class:`LinearWeights` (L2 only).
     """
 
     def __init__(
@@ -44,15 +72,21 @@ class ElasticNet:
         self.l2 = float(l2)
         self.n_penalized = int(n_penalized)
         self.weights = weights
+        if self.l1 and isinstance(weights, LinearWeights):
+            raise ValueError("an L1 penalty needs per-entry weights")
 
     @property
     def curvature(self) -> float:
         """The largest eigenvalue of the Hessian of the smooth (L2) part."""
+        if isinstance(self.weights, LinearWeights):
+            return self.l2 * self.weights.lipschitz
         c2 = 1.0 if self.weights is None else float(np.max(self.weights**2, initial=0))
         return self.l2 * c2
 
     def _weighted(self, theta: Array) -> Array:
         w = theta[: self.n_penalized]
+        if isinstance(self.weights, LinearWeights):
+            return self.weights.apply(w)
         return w if self.weights is None else w * self.weights
 
     def value(self, theta: Array) -> float:
@@ -70,6 +104,8 @@ class ElasticNet:
             k = self.n_penalized
             if self.weights is None:
                 grad[:k] += self.l2 * theta[:k]
+            elif isinstance(self.weights, LinearWeights):
+                grad[:k] += self.l2 * self.weights.normal(theta[:k])
             else:
                 grad[:k] += self.l2 * self.weights**2 * theta[:k]
 

@@ -1,8 +1,17 @@
 """Fault injection: a KeyboardInterrupt during ``fit`` or ``partial_fit``.
 
-The training loop catches the interrupt per epoch, restores the progress
-snapshot and keeps the weights of the last complete epoch. Two ways of
-interrupting are exercised:
+The training loop catches the interrupt, restores the progress snapshot of the
+last complete epoch and writes the fitted attributes from it (weights,
+optimizer state, history curves, counters and random state all agree; the
+final checks of a normal fit are skipped). Then ``fit`` / ``partial_fit``
+re-raise a ``KeyboardInterrupt`` ("<ClassName> interrupted; it holds the
+weights of its last complete epoch (<n_iter_>).") instead of returning, so a
+loop or a search around the fit stops too rather than scoring a truncated
+model; no warning is emitted. A caller that catches the interrupt finds the
+estimator fitted: it predicts, pickles, and continues (``partial_fit``, warm
+``fit``) exactly like an uninterrupted twin stopped at the same epoch.
+
+Two ways of interrupting are exercised:
 
 - deterministic: the model's ``backward`` is wrapped to raise
   KeyboardInterrupt on its k-th call (mid-epoch, between two optimizer steps);
@@ -10,13 +19,19 @@ interrupting are exercised:
   the default handler on the main thread, which raises KeyboardInterrupt
   wherever the training loop is. The timer is armed from inside the first
   ``backward`` call so the signal can only land during training.
+
+Every interrupted call runs inside ``pytest.raises(KeyboardInterrupt,
+match="last complete epoch")``: a raw interrupt escaping the training loop
+(without that message) fails the match instead of passing as the expected one.
 """
 
+import functools
 import os
 import pickle
 import signal
 import threading
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -29,12 +44,15 @@ from _reliability import (
     split_rows,
 )
 from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
 
-from skgd import GDMLPClassifier
+from skgd import GDMLPClassifier, GDRegressor
 from skgd._base import _Progress
 from skgd._models import MLP, LinearModel
 from skgd._optimizers import SOLVERS
 
+_ESTIMATOR_CLASS = {"GDRegressor": GDRegressor, "GDMLPClassifier": GDMLPClassifier}
 _MODEL_CLASS = {"GDRegressor": LinearModel, "GDMLPClassifier": MLP}
 _CURVES = ("loss_curve_", "learning_rate_curve_", "grad_norm_curve_")
 
@@ -65,20 +83,33 @@ class _RaiseOnCall:
 
 
 def _expect_interrupted(fit, X, y, timers=()):
-    """Run ``fit``, which must catch the interrupt and warn.
+    """Run ``fit``, which must keep its last complete epoch and re-raise.
 
-    A KeyboardInterrupt escaping a test would abort the whole pytest session,
-    so it is turned into a failure (the timer is joined inside the ``try``:
-    its signal is then handled here at the latest).
+    Returns the message of the re-raised KeyboardInterrupt, after checking it
+    names the estimator and the epoch it holds. The timer is joined inside the
+    ``raises`` block: its signal is handled there at the latest, so it can
+    neither abort the pytest session nor pass unnoticed.
     """
-    try:
-        with pytest.warns(UserWarning, match="Training interrupted") as record:
-            fit(X, y)
-        for timer in timers:
-            timer.join()
-    except KeyboardInterrupt:
-        pytest.fail("KeyboardInterrupt escaped fit/partial_fit")
-    return record
+    est = fit.__self__
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("error", category=RuntimeWarning, module="skgd")
+        with pytest.raises(KeyboardInterrupt, match="last complete epoch") as info:
+            try:
+                fit(X, y)
+            finally:
+                for timer in timers:
+                    timer.join()
+    message = str(info.value)
+    assert message == (
+        f"{type(est).__name__} interrupted; it holds the weights of its last "
+        f"complete epoch ({est.n_iter_})."
+    )
+    # the exception replaced the former warning, and an interrupted fit skips
+    # the final checks (final objective, worse than a constant)
+    assert not [w for w in record if "interrupted" in str(w.message).lower()]
+    assert not [w for w in record if issubclass(w.category, ConvergenceWarning)]
+    return message
 
 
 def _assert_consistent(est):
@@ -98,11 +129,11 @@ def test_fit_interrupted_mid_epoch_keeps_last_complete_epoch(monkeypatch, name, 
     est = make_estimator(
         name, solver, max_iter=10_000, tol=0.0, n_iter_no_change=10_000
     )
-    record = _expect_interrupted(est.fit, X, y)
+    message = _expect_interrupted(est.fit, X, y)
     assert patch.calls == k
     expected_epochs = k - 1 if solver == "gd" else (k - 1) // 10
     assert est.n_iter_ == expected_epochs
-    assert any(f"({expected_epochs})" in str(w.message) for w in record)
+    assert f"({expected_epochs})" in message
     _assert_consistent(est)
     monkeypatch.undo()
 
@@ -124,6 +155,13 @@ def test_fit_interrupted_mid_epoch_keeps_last_complete_epoch(monkeypatch, name, 
     np.testing.assert_array_equal(pred, twin.predict(X))
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(est)).predict(X), pred)
 
+    # and a warm fit continues from there exactly as from the twin
+    for model in (est, twin):
+        model.set_params(warm_start=True, max_iter=3)
+        fit_quietly(model, X, y)
+    np.testing.assert_array_equal(flat_params(est), flat_params(twin))
+    assert _state(est) == _state(twin)
+
 
 @pytest.mark.parametrize("solver", SOLVERS)
 @pytest.mark.parametrize("name", ESTIMATORS)
@@ -137,8 +175,9 @@ def test_partial_fit_interrupted_mid_epoch_changes_nothing(monkeypatch, name, so
     opt_before = {k: v.copy() for k, v in est._progress.opt_state.items()}
 
     patch = _RaiseOnCall(monkeypatch, _MODEL_CLASS[name], 1 if solver == "gd" else 5)
-    _expect_interrupted(est.partial_fit, X, y)
+    message = _expect_interrupted(est.partial_fit, X, y)
     assert patch.calls >= 1
+    assert "last complete epoch (2)" in message
     monkeypatch.undo()
     assert _state(est) == before
     np.testing.assert_array_equal(flat_params(est), coefs)
@@ -258,7 +297,8 @@ def test_interrupt_between_two_epochs_is_caught_too(monkeypatch, name, solver):
     """A real SIGINT lands on any bytecode, also between two epochs (here:
     while the loop takes its per-epoch snapshot, before the next epoch's
     ``try``). It must be handled like one inside an epoch, not escape ``fit``
-    and discard every completed epoch."""
+    and discard every completed epoch: the interrupt leaves ``fit`` only as
+    the re-raised one, after the last complete epoch was written."""
     X, y = make_data(name)
     original = _Progress.snapshot
     calls = []
@@ -325,9 +365,9 @@ def test_interrupt_in_the_first_step_leaves_the_initial_model(monkeypatch, name)
     X, y = make_data(name)
     _RaiseOnCall(monkeypatch, _MODEL_CLASS[name], 1)
     est = make_estimator(name, "adam")
-    record = _expect_interrupted(est.fit, X, y)
+    message = _expect_interrupted(est.fit, X, y)
     monkeypatch.undo()
-    assert any("last complete epoch (0)" in str(w.message) for w in record)
+    assert "last complete epoch (0)" in message
     assert est.n_iter_ == est.t_ == 0 and est.loss_curve_ == []
     pred = est.predict(X)
     assert np.all(np.isfinite(flat_params(est)))
@@ -335,3 +375,59 @@ def test_interrupt_in_the_first_step_leaves_the_initial_model(monkeypatch, name)
     # and training can go on from there
     est.partial_fit(X, y)
     assert est.n_iter_ == 1
+
+
+# ---------------------------------------------------------------- grid search
+class _InterruptNthFit:
+    """Count the ``fit`` calls of ``est_cls`` and raise KeyboardInterrupt in
+    the ``k``-th training step (``model_cls.backward`` call) of fit ``n``."""
+
+    def __init__(self, monkeypatch, est_cls, model_cls, n, k):
+        self.fits = []  # the alpha of every fit started, in order
+        self.steps = 0  # training steps of the current fit
+        original_fit, original_backward = est_cls.fit, model_cls.backward
+
+        @functools.wraps(original_fit)
+        def fit(est, *args, **kwargs):
+            self.fits.append(est.alpha)
+            self.steps = 0
+            return original_fit(est, *args, **kwargs)
+
+        def backward(model, *args):
+            self.steps += 1
+            if len(self.fits) == n and self.steps == k:
+                raise KeyboardInterrupt
+            return original_backward(model, *args)
+
+        monkeypatch.setattr(est_cls, "fit", fit)
+        monkeypatch.setattr(model_cls, "backward", backward)
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_interrupt_propagates_out_of_a_grid_search(monkeypatch, name):
+    """Ctrl-C inside a search stops the search: it neither scores the
+    interrupted candidate's truncated model nor fits the later candidates."""
+    X, y = make_data(name)
+    alphas = [1e-4, 1e-3, 1e-2]
+    # candidate-major order: fits 1-2 are the first candidate's two folds, fit
+    # 3 the second candidate's first fold; 80 training rows in batches of 16
+    # are 5 steps per epoch, so step 7 lies in its second epoch
+    hook = _InterruptNthFit(
+        monkeypatch, _ESTIMATOR_CLASS[name], _MODEL_CLASS[name], n=3, k=7
+    )
+    est = make_estimator(name, "adam", max_iter=5, tol=0.0, n_iter_no_change=1000)
+    search = GridSearchCV(est, {"alpha": alphas}, cv=2, n_jobs=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with pytest.raises(KeyboardInterrupt, match="last complete epoch") as info:
+            search.fit(X, y)
+    monkeypatch.undo()
+    assert str(info.value) == (
+        f"{name} interrupted; it holds the weights of its last complete epoch (1)."
+    )
+    assert hook.steps == 7
+    # the second candidate's second fold and the third candidate never started
+    assert hook.fits == [alphas[0], alphas[0], alphas[1]]
+    # nothing was scored, selected or refitted
+    for attr in ("cv_results_", "best_params_", "best_estimator_"):
+        assert not hasattr(search, attr)

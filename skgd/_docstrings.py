@@ -13,21 +13,6 @@ from typing import TypeVar
 T = TypeVar("T")
 
 _PARAMETERS = """\
-learning_rate : {'constant', 'invscaling', 'adaptive', 'step', \
-'exponential', 'cosine', 'warm_restarts'}, default='constant'
-    The schedule of the step size over epochs ``k = 0, 1, ...``.
-    'constant' keeps ``learning_rate_init``; 'invscaling' uses
-    ``learning_rate_init / (k + 1) ** power_t``; 'adaptive' divides the
-    rate by 5 each time ``n_iter_no_change`` consecutive epochs fail to
-    improve the monitored quantity by ``tol``, and stops once the rate
-    falls below 1e-6; 'step' multiplies it by ``lr_gamma`` every
-    ``lr_step_size`` epochs; 'exponential' by ``lr_gamma`` every epoch;
-    'cosine' anneals it to 0 over ``max_iter`` epochs (and stays at 0
-    beyond); 'warm_restarts' anneals by cosine cycles of
-    ``lr_restart_period`` epochs, each ``lr_restart_mult`` times longer
-    than the last, restarting at ``learning_rate_init`` (SGDR, Loshchilov
-    & Hutter, 2017).
-
 power_t : float, default=0.5
     The exponent of the 'invscaling' schedule.
 
@@ -41,9 +26,10 @@ batch_size : 'auto' or int, default='auto'
     sample weight (not by its own weight sum, as ``MLPClassifier`` does), so
     that its gradient is an unbiased estimate of the full one.
 
-n_iter_no_change : int, default=10
+n_iter_no_change : int or np.inf, default=10
     Number of epochs without improvement that stops training (or divides
-    the rate, with ``learning_rate='adaptive'``).
+    the rate, with ``learning_rate='adaptive'``); ``np.inf`` never stops
+    before ``max_iter``.
 
 validation_fraction : float, default=0.1
     The share of the training data held out for early stopping.

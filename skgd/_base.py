@@ -304,6 +304,9 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
                     theta, raw = self._check_final(
                         run, progress, theta, lowest, train, start
                     )
+                    # (tol=None asks for a fixed budget: no convergence check)
+                    if not run.full_batch and self.tol is not None:
+                        self._check_shortfall(run, progress, theta, train, raw)
                 # the data the caller passed: held-out rows included
                 raw = raw if val is None else None
                 self._check_constant(run, progress, theta, (X, Y, sw), raw)
@@ -586,6 +589,27 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
             f"{progress.learning_rate:.3g}), or raise max_iter.",
             ConvergenceWarning,
         )
+
+    def _check_shortfall(self, run: _Run, progress: _Progress, theta, train, raw):
+        """Warn when the full gradient at the end proves that the training
+        objective could still fall by a relevant amount: a mini-batch fit
+        stopped on its noise floor, or at a rate far off."""
+        shortfall = self._shortfall(run, theta, train, raw)
+        if shortfall is None:
+            return
+        _warn(
+            f"{type(self).__name__}: after {progress.n_iter} epochs {shortfall}: "
+            "the mini-batch steps stopped on their noise floor, or the rate "
+            f"({progress.learning_rate:.3g}) was far off. Keep learning_rate="
+            "'auto' (it cuts the rate on plateaus), raise max_iter, lower tol, "
+            "or use solver='gd'.",
+            ConvergenceWarning,
+        )
+
+    def _shortfall(self, run: _Run, theta, train, raw) -> str | None:
+        """How far the objective provably is from its minimum (a clause for
+        the warning), or None when that is small or unknown."""
+        return None
 
     def _divergence_error(self, where: str, progress: _Progress) -> ValueError:
         sep = "" if where.startswith(":") else " "

@@ -656,9 +656,12 @@ def _tiny(estimator):
 
 
 def test_both_estimators_share_the_new_parameters():
-    for make in ESTIMATORS.values():
+    for estimator, make in ESTIMATORS.items():
         params = make().get_params()
         for name, default in NEW_PARAMS.items():
+            if (estimator, name) == ("GDRegressor", "weight_decay"):
+                # the regressor's objective has no decoupled decay (issue 9)
+                default = 0.0
             assert params[name] == default, name
     assert set(GDRegressor._parameter_constraints["solver"][0].options) == set(SOLVERS)
     assert (

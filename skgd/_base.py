@@ -107,6 +107,8 @@ class _Run:
     full_batch: bool
     clip_norm: float | None
     clip_value: float | None
+    # full-batch value and gradient from sufficient statistics, or None
+    stats: Any = None
 
 
 class BaseGD(BaseEstimator, metaclass=ABCMeta):
@@ -200,6 +202,12 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         """The units of ``tol`` for the training objective and its gradient,
         given the starting objective: absolute by default."""
         return 1.0, 1.0
+
+    def _full_batch_stats(self, model) -> Any:
+        """An object whose ``value_and_grad(theta, grad)``, ``value(theta)``
+        and ``null_value()`` give the full-batch loss without a pass over
+        the rows, or None."""
+        return None
 
     def _grad_unit(self, model) -> float | Array:
         """The unit of each gradient entry, which the adaptive rules'
@@ -403,6 +411,7 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
             full_batch=full_batch,
             clip_norm=self.clip_norm,
             clip_value=self.clip_value,
+            stats=self._full_batch_stats(model) if full_batch else None,
         )
 
     def _write_fitted(self, model, theta, progress: _Progress) -> None:
@@ -501,11 +510,14 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
             # an unbiased estimate of the full one; without weights both are b
             b = sw_b.shape[0]
             total = None if b == n else weight * b / n
-            X_b = X if run.full_batch else X[idx]
             point = optimizer.lookahead(theta, state)
-            raw, cache = model.forward(point, X_b)
-            loss, draw = run.loss(raw, Y[idx], sw_b, total)
-            model.backward(point, X_b, draw, cache, grad)
+            if run.stats is not None:
+                loss = run.stats.value_and_grad(point, grad)
+            else:
+                X_b = X if run.full_batch else X[idx]
+                raw, cache = model.forward(point, X_b)
+                loss, draw = run.loss(raw, Y[idx], sw_b, total)
+                model.backward(point, X_b, draw, cache, grad)
             loss += penalty.value(point)
             penalty.add_grad(point, grad)
             self._check_divergence(loss, progress)
@@ -720,6 +732,8 @@ def _clip(grad: Array, clip_norm: float | None, clip_value: float | None) -> flo
 def _objective(run: _Run, theta: Array, data) -> tuple[float, Array]:
     """The training objective (loss plus penalty) at ``theta``, and the raw
     output it was computed from."""
+    if run.stats is not None:
+        return run.stats.value(theta) + run.penalty.value(theta), None
     X, Y, sw = data
     raw = run.model.forward(theta, X)[0]
     return run.loss(raw, Y, sw)[0] + run.penalty.value(theta), raw
@@ -727,9 +741,13 @@ def _objective(run: _Run, theta: Array, data) -> tuple[float, Array]:
 
 def _reference_loss(run: _Run, theta: Array, data) -> tuple[float, float]:
     """The divergence guard's reference scale, and the starting objective."""
-    X, Y, sw = data
-    raw = run.model.forward(theta, X)[0]
-    start = run.loss(raw, Y, sw)[0] + run.penalty.value(theta)
-    null = run.loss(np.zeros_like(raw), Y, sw)[0]
+    if run.stats is not None:
+        start = run.stats.value(theta) + run.penalty.value(theta)
+        null = run.stats.null_value()
+    else:
+        X, Y, sw = data
+        raw = run.model.forward(theta, X)[0]
+        start = run.loss(raw, Y, sw)[0] + run.penalty.value(theta)
+        null = run.loss(np.zeros_like(raw), Y, sw)[0]
     ref = max(start, null)
     return (ref if np.isfinite(ref) and ref > 0 else 1.0), start

@@ -8,6 +8,7 @@ from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
 
 from skgd._base import BaseGD
+from skgd._data import LeastSquaresStats
 from skgd._docstrings import fill_doc
 from skgd._models import (
     LinearModel,
@@ -146,6 +147,20 @@ class GDRegressor(RegressorMixin, BaseGD):
           intercept), so that one rate suits targets of any scale; their
           ``epsilon`` is measured in the matching unit of the gradient.
         - False: plain coordinates, to watch plain gradient descent.
+
+    precompute : 'auto' or bool, default='auto'
+        Whether full-batch 'gd' takes each epoch's loss and gradient from the
+        weighted second moments of the standardized data (the Gram matrix
+        ``Z.T @ Z``, ``Z.T @ y`` and ``y.T @ y``, computed in one pass over
+        ``X``) instead of two passes over the rows: an epoch then costs
+        ``O(n_features**2)`` whatever the number of samples, as in
+        :class:`~sklearn.linear_model.ElasticNet`'s ``precompute``. The loss
+        curve and every check stay the same, up to rounding. 'auto' uses it
+        where the full preconditioner computes the Gram matrix anyway (see
+        ``precondition``); True also on dense data that is only scaled (an
+        L1 part, more than 1000 features); False never. It needs
+        ``precondition`` and applies while the data are those of the first
+        call (warm starts and partial_fit on other rows use the rows).
 
     %(batch_size)s
 
@@ -346,6 +361,7 @@ class GDRegressor(RegressorMixin, BaseGD):
         **BaseGD._parameter_constraints,
         "fit_intercept": ["boolean"],
         "precondition": ["boolean", StrOptions({"diagonal"})],
+        "precompute": ["boolean", StrOptions({"auto"})],
         "learning_rate_init": [
             StrOptions({"auto"}),
             Interval(Real, 0, None, closed="neither"),
@@ -365,6 +381,7 @@ class GDRegressor(RegressorMixin, BaseGD):
         l1_ratio=0.15,
         fit_intercept=True,
         precondition=True,
+        precompute="auto",
         batch_size="auto",
         max_iter=1000,
         tol=1e-4,
@@ -400,6 +417,7 @@ class GDRegressor(RegressorMixin, BaseGD):
         self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
         self.precondition = precondition
+        self.precompute = precompute
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.tol = tol
@@ -518,7 +536,7 @@ class GDRegressor(RegressorMixin, BaseGD):
 
     def _make_model(self, X, Y, sw, *, reset):
         if reset:
-            mean = scale = out = whiten = gram = None
+            mean = scale = out = whiten = gram = gram_y_mean = None
             # per-target weighted deviations (root mean squares without
             # intercept, whose targets are not centered; 1 for a zero target)
             Yc = Y - np.average(Y, 0, sw) if self.fit_intercept else Y
@@ -531,10 +549,17 @@ class GDRegressor(RegressorMixin, BaseGD):
                     # units of each target's deviation that step suits every
                     # target
                     out = self._y_std
-                if self._can_whiten(X, sw):
+                full = self._can_whiten(X, sw)
+                if full or self._precompute_wanted(X):
+                    # one pass for the preconditioner and the sufficient
+                    # statistics of least squares: the moments of [Z, 1, y~]
+                    d = X.shape[1]
                     m = (mean if self.fit_intercept else 0.0) / scale
-                    gram = standardized_gram(X, sw, m, 1.0 / scale)
-                    whiten = whitening(gram[:-1, :-1], self._l2() / scale**2)
+                    y_mean = np.average(Y, 0, sw) if self.fit_intercept else 0.0
+                    gram = standardized_gram(X, sw, m, 1.0 / scale, Y - y_mean)
+                    gram_y_mean = np.broadcast_to(y_mean, Y.shape[1])
+                    if full:
+                        whiten = whitening(gram[:d, :d], self._l2() / scale**2)
             self._x_mean, self._x_scale, self._y_scale = mean, scale, out
             self._x_whiten = whiten
             self._stats_key = _data_key(X, Y, sw)
@@ -558,9 +583,33 @@ class GDRegressor(RegressorMixin, BaseGD):
             fixed_intercept=same_data and bool(self.precondition),
             whiten=whiten,
         )
-        if reset and whiten is not None:
-            model.gram = gram
+        if reset:
+            self._stats = None if gram is None else (gram, gram_y_mean)
+        # the statistics describe these rows: a warm start or later
+        # partial_fit call on them continues from them (bit for bit)
+        model.on_stats_rows = same_data
+        if same_data and self._stats is not None:
+            d = X.shape[1]
+            model.gram = self._stats[0][: d + 1, : d + 1]
         return model
+
+    def _precompute_wanted(self, X) -> bool:
+        """Whether 'gd' should take its epochs from the Gram matrix even
+        where the full preconditioner does not compute it anyway."""
+        return self.precompute is True and self.solver == "gd" and not sp.issparse(X)
+
+    def _full_batch_stats(self, model):
+        # the statistics describe the rows of the first call with the
+        # intercept at its closed form: 'auto' uses them where they were
+        # computed anyway, for the full preconditioner
+        stats = getattr(self, "_stats", None)
+        if stats is None or not self.precompute or not model.on_stats_rows:
+            return None
+        if self.precompute == "auto" and model.whiten is None:
+            return None
+        if model.fit_intercept and not model.fixed_intercept:
+            return None
+        return LeastSquaresStats(model, *stats)
 
     def _l1(self) -> float:
         ratio = {"l2": 0.0, "l1": 1.0, None: 0.0}.get(self.penalty, self.l1_ratio)

@@ -89,8 +89,10 @@ class LinearModel:
         self.fixed_intercept = bool(fixed_intercept and fit_intercept)
         self.whiten = whiten
         # the standardized Gram matrix of the rows the statistics came from,
-        # when it was computed (it then serves the curvature)
+        # when it was computed (it then serves the curvature), and whether
+        # the rows at hand are those rows
         self.gram: Array | None = None
+        self.on_stats_rows = False
         # the penalty acts on W: entry (j, o) of T sits at j * k + o
         self.penalty_weights: Any = None
         if whiten is not None:
@@ -206,32 +208,36 @@ def _chunks(X: Any, dtype=np.float64):
         yield start, np.asarray(block, dtype=dtype)
 
 
-def standardized_gram(X: Array, sw: Array, m: Array, s: Array) -> Array:
-    """The weighted Gram matrix of ``[(X * s - m), 1]``, divided by the sum of
-    the weights: shape (d + 1, d + 1), in float64.
+def standardized_gram(
+    X: Array, sw: Array, m: Array, s: Array, Y: Array | None = None
+) -> Array:
+    """The weighted second moments of ``[X * s - m, 1]`` (and of ``Y``'s
+    columns after them), divided by the sum of the weights, in float64.
 
-    Accumulated in row blocks (weighting never copies X; one BLAS pass beats
-    many matrix-vector passes), then transformed to standardized coordinates.
+    Shape (d + 1, d + 1), or (d + 1 + k, d + 1 + k) with the k columns of
+    ``Y``. Accumulated in row blocks that are standardized first, so that
+    offset columns lose no digits to cancellation; each block is scaled by
+    the square root of its weights and multiplied by its own transpose, which
+    numpy hands to BLAS as a symmetric rank-k update (half the flops of a
+    general product). Weighting never copies X whole.
     """
     d = X.shape[1]
-    G = np.zeros((d, d))
-    colsum = np.zeros(d)
-    for start, block in _chunks(X):
-        sc = np.asarray(sw[start : start + block.shape[0]], dtype=np.float64)
-        weighted = block * sc[:, None]
-        G += weighted.T @ block
-        colsum += weighted.sum(axis=0)
+    k = 0 if Y is None else Y.shape[1]
     total = float(np.sum(sw, dtype=np.float64))
+    G = np.zeros((d + 1 + k, d + 1 + k))
+    for start, block in _chunks(X):
+        rows = block.shape[0]
+        Z = np.empty((rows, d + 1 + k))
+        np.multiply(block, s, out=Z[:, :d])
+        Z[:, :d] -= m
+        Z[:, d] = 1.0
+        if Y is not None:
+            Z[:, d + 1 :] = Y[start : start + rows]
+        Z *= np.sqrt(np.asarray(sw[start : start + rows], dtype=np.float64))[:, None]
+        G += Z.T @ Z
     G /= total
-    mean = colsum / total
-    # E[(x s - m)(x s - m)^T] = s (E[x x^T]) s - s E[x] m^T - m E[x]^T s + m m^T
-    sm = s * mean
-    out = np.empty((d + 1, d + 1))
-    out[:d, :d] = G * s[:, None] * s[None, :]
-    out[:d, :d] -= np.outer(sm, m) + np.outer(m, sm) - np.outer(m, m)
-    out[:d, d] = out[d, :d] = sm - m
-    out[d, d] = 1.0
-    return out
+    G[d, d] = 1.0  # the mean of the ones column, exactly
+    return G
 
 
 def whitening(gram: Array, ridge: Array) -> Array | None:

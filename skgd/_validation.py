@@ -94,7 +94,8 @@ def _check_magnitude(a, name: str, dtype=None) -> None:
     n = max(a.shape[0], 1)
     # sums of n squares stay finite below this bound
     limit = float(np.sqrt(np.finfo(dtype).max / n))
-    peak = float(np.max(np.abs(data)))
+    # two reductions instead of abs(data), which would copy the whole array
+    peak = max(float(np.max(data)), -float(np.min(data)))
     if peak > limit:
         raise ValueError(
             f"{name} contains values too large to train on or predict from: the "

@@ -10,13 +10,15 @@ import pytest
 from _reliability import ESTIMATORS, fit_quietly, make_data, make_estimator, split_rows
 from sklearn.utils import check_random_state
 
+import skgd._linear
 from skgd._models import MLP, LinearModel
 from skgd._optimizers import SOLVERS
 
 
 # --------------------------------------------------------- early stopping
 def _record_rows(monkeypatch, cls):
-    """Record every row that reaches ``backward`` (a gradient step)."""
+    """Record every row that reaches ``backward`` (a gradient step), or, for
+    the linear model, the Gram matrix from which 'gd' takes its gradients."""
     rows = set()
     original = cls.backward
 
@@ -25,6 +27,14 @@ def _record_rows(monkeypatch, cls):
         return original(model, theta, X_, draw, cache, grad)
 
     monkeypatch.setattr(cls, "backward", backward)
+    if cls is LinearModel:
+        gram = skgd._linear.standardized_gram
+
+        def standardized_gram(X_, *args, **kwargs):
+            rows.update(r.tobytes() for r in np.asarray(X_))
+            return gram(X_, *args, **kwargs)
+
+        monkeypatch.setattr(skgd._linear, "standardized_gram", standardized_gram)
     return rows
 
 

@@ -49,6 +49,7 @@ from sklearn.model_selection import GridSearchCV
 
 from skgd import GDMLPClassifier, GDRegressor
 from skgd._base import _Progress
+from skgd._data import LeastSquaresStats
 from skgd._models import MLP, LinearModel
 from skgd._optimizers import SOLVERS
 
@@ -65,21 +66,33 @@ def _state(est):
     }
 
 
+def _gradient_methods(cls):
+    """Where a training step takes its gradient: the model's ``backward``, and
+    for the linear model also the full-batch sufficient statistics."""
+    methods = [(cls, "backward")]
+    if cls is LinearModel:
+        methods.append((LeastSquaresStats, "value_and_grad"))
+    return methods
+
+
 class _RaiseOnCall:
-    """Patch ``cls.backward`` to raise KeyboardInterrupt on call number ``k``."""
+    """Patch the gradient methods of ``cls`` to raise KeyboardInterrupt on
+    call number ``k`` (counted over all of them)."""
 
     def __init__(self, monkeypatch, cls, k):
         self.calls = 0
         self.k = k
-        original = cls.backward
+        for owner, name in _gradient_methods(cls):
+            monkeypatch.setattr(owner, name, self._wrap(getattr(owner, name)))
 
-        def backward(model, *args):
+    def _wrap(self, original):
+        def method(obj, *args):
             self.calls += 1
             if self.calls == self.k:
                 raise KeyboardInterrupt
-            return original(model, *args)
+            return original(obj, *args)
 
-        monkeypatch.setattr(cls, "backward", backward)
+        return method
 
 
 def _expect_interrupted(fit, X, y, timers=()):
@@ -220,19 +233,22 @@ def _arm_sigint_on_first_backward(monkeypatch, cls, delay, sleep=0.0):
     """Send SIGINT ``delay`` s after the first backward call (from a Timer thread)."""
     assert threading.current_thread() is threading.main_thread()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    original = cls.backward
     timers = []
 
-    def backward(model, *args):
-        if not timers:
-            timer = threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT))
-            timer.start()
-            timers.append(timer)
-        if sleep:
-            time.sleep(sleep)
-        return original(model, *args)
+    def wrap(original):
+        def method(obj, *args):
+            if not timers:
+                timer = threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT))
+                timer.start()
+                timers.append(timer)
+            if sleep:
+                time.sleep(sleep)
+            return original(obj, *args)
 
-    monkeypatch.setattr(cls, "backward", backward)
+        return method
+
+    for owner, name in _gradient_methods(cls):
+        monkeypatch.setattr(owner, name, wrap(getattr(owner, name)))
     return timers
 
 

@@ -1,0 +1,106 @@
+"""Full-batch 'gd' from sufficient statistics (``precompute``, issue 10).
+
+The Gram-matrix path must give the fit the rows give: the same loss curve,
+epochs and coefficients up to rounding, with sample weights, several targets,
+no intercept, penalties (L1 on the diagonal preconditioner), float32; and it
+must not pass over the rows in its epochs.
+"""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import ElasticNet, Lasso
+
+from skgd import GDRegressor
+from skgd._data import LeastSquaresStats
+from skgd._models import LinearModel
+
+
+def _data(seed=0, n=300, d=6, k=1):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, d) * rng.uniform(0.1, 10, d) + rng.uniform(-5, 5, d)
+    W = rng.randn(d, k)
+    Y = X @ W + rng.randn(n, k) + 3.0
+    sw = rng.randint(0, 4, n).astype(float)
+    return X, (Y[:, 0] if k == 1 else Y), sw
+
+
+CASES = {
+    "whitened": {},
+    "two targets": {"k": 2},
+    "no intercept": {"fit_intercept": False},
+    "ridge": {"penalty": "l2", "alpha": 0.3},
+    "lasso (diagonal)": {"penalty": "l1", "alpha": 0.05},
+    "elastic net (diagonal)": {"penalty": "elasticnet", "alpha": 0.05},
+    "diagonal": {"precondition": "diagonal"},
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_gram_path_gives_the_fit_of_the_rows(case):
+    params = dict(CASES[case])
+    X, y, sw = _data(k=params.pop("k", 1))
+    fits = {
+        pre: GDRegressor(tol=1e-10, max_iter=3000, precompute=pre, **params).fit(
+            X, y, sample_weight=sw
+        )
+        for pre in (True, False)
+    }
+    gram, rows = fits[True], fits[False]
+    assert gram.n_iter_ == rows.n_iter_
+    np.testing.assert_allclose(gram.loss_curve_, rows.loss_curve_, rtol=1e-9)
+    scale = np.max(np.abs(rows.coef_))
+    np.testing.assert_allclose(gram.coef_, rows.coef_, rtol=1e-9, atol=1e-11 * scale)
+    np.testing.assert_allclose(gram.intercept_, rows.intercept_, rtol=1e-9)
+
+
+def test_gram_path_reaches_lasso_and_elastic_net():
+    X, y, _ = _data(1)
+    for ours, ref in (
+        (GDRegressor(penalty="l1", alpha=0.1), Lasso(alpha=0.1, tol=1e-12)),
+        (
+            GDRegressor(penalty="elasticnet", alpha=0.1, l1_ratio=0.5),
+            ElasticNet(alpha=0.1, l1_ratio=0.5, tol=1e-12),
+        ),
+    ):
+        ours.set_params(tol=1e-10, max_iter=5000, precompute=True).fit(X, y)
+        ref.set_params(max_iter=100_000).fit(X, y)
+        np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("precompute", ["auto", True])
+def test_gram_epochs_never_pass_over_the_rows(monkeypatch, precompute):
+    calls = {"backward": 0, "stats": 0}
+    backward, stats = LinearModel.backward, LeastSquaresStats.value_and_grad
+
+    def counting_backward(*args):
+        calls["backward"] += 1
+        return backward(*args)
+
+    def counting_stats(*args):
+        calls["stats"] += 1
+        return stats(*args)
+
+    monkeypatch.setattr(LinearModel, "backward", counting_backward)
+    monkeypatch.setattr(LeastSquaresStats, "value_and_grad", counting_stats)
+    X, y, _ = _data(2)
+    est = GDRegressor(precompute=precompute).fit(X, y)
+    assert calls == {"backward": 0, "stats": est.n_iter_}
+
+
+def test_float32_gram_path_stays_float32_and_close():
+    X, y, _ = _data(3)
+    est32 = GDRegressor(tol=1e-6).fit(X.astype(np.float32), y)
+    est64 = GDRegressor(tol=1e-6).fit(X, y)
+    assert est32.coef_.dtype == np.float32
+    np.testing.assert_allclose(est32.coef_, est64.coef_, rtol=1e-4)
+
+
+def test_precompute_false_and_mini_batches_use_the_rows(monkeypatch):
+    X, y, _ = _data(4)
+    monkeypatch.setattr(
+        LeastSquaresStats,
+        "value_and_grad",
+        lambda *a: pytest.fail("statistics used"),
+    )
+    GDRegressor(precompute=False).fit(X, y)
+    GDRegressor(solver="sgd", random_state=0).fit(X, y)

@@ -69,13 +69,24 @@ class _Progress:
     # the units of tol: of the training objective, and of its gradient
     loss_unit: float = 1.0
     grad_unit: float = 1.0
+    # the running average of the iterates since the last plateau (or None)
+    avg: Array | None = None
+    avg_count: int = 0
     # what the learning rate was resolved on: data fingerprint and parameters
     rate_key: tuple | None = None
     curves: dict[str, list[float]] = field(
         default_factory=lambda: {name: [] for name in _CURVES}
     )
 
-    _SCALARS = ("t", "n_iter", "lr_scale", "no_improvement", "best_score")
+    _SCALARS = (
+        "t",
+        "n_iter",
+        "lr_scale",
+        "no_improvement",
+        "best_score",
+        "avg",
+        "avg_count",
+    )
 
     def snapshot(self) -> dict[str, Any]:
         snap = {name: getattr(self, name) for name in self._SCALARS}
@@ -109,6 +120,8 @@ class _Run:
     clip_value: float | None
     # full-batch value and gradient from sufficient statistics, or None
     stats: Any = None
+    # Polyak-Ruppert averaging of the mini-batch iterates
+    averaging: bool = False
 
 
 class BaseGD(BaseEstimator, metaclass=ABCMeta):
@@ -198,15 +211,26 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         """The schedule that ``learning_rate='auto'`` stands for."""
         return "constant"
 
-    def _tol_units(self, start: float) -> tuple[float, float]:
+    def _tol_units(self, start: float, X, Y, sw) -> tuple[float, float]:
         """The units of ``tol`` for the training objective and its gradient,
-        given the starting objective: absolute by default."""
+        given the starting objective and the training rows: absolute by
+        default."""
         return 1.0, 1.0
 
     def _full_batch_stats(self, model) -> Any:
         """An object whose ``value_and_grad(theta, grad)``, ``value(theta)``
         and ``null_value()`` give the full-batch loss without a pass over
         the rows, or None."""
+        return None
+
+    def _averaging(self, full_batch: bool, incremental: bool, schedule: str) -> bool:
+        """Whether this call averages its mini-batch iterates."""
+        return False
+
+    def _certified_gap(self, run: _Run, theta) -> float | None:
+        """The training objective at ``theta`` minus its minimum, in units of
+        ``tol`` (the worst target's share of what it can gain), when it can be
+        computed without a pass over the rows, else None."""
         return None
 
     def _grad_unit(self, model) -> float | Array:
@@ -293,12 +317,13 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
             progress.opt_state = fresh
         if not continuing:
             progress.loss_ref, start = _reference_loss(run, theta, train)
-            progress.loss_unit, progress.grad_unit = self._tol_units(start)
+            progress.loss_unit, progress.grad_unit = self._tol_units(start, *train)
         if not incremental:
             # each fit call watches its own plateaus: a warm start begins at the
             # rate it is given, not at the one a past plateau cut it to
             progress.no_improvement, progress.best_score = 0, -np.inf
             progress.lr_scale = 1.0
+            progress.avg, progress.avg_count = None, 0
 
         theta, lowest, interrupted = self._train(
             run, progress, theta, train, val, incremental
@@ -412,6 +437,7 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
             clip_norm=self.clip_norm,
             clip_value=self.clip_value,
             stats=self._full_batch_stats(model) if full_batch else None,
+            averaging=self._averaging(full_batch, incremental, name),
         )
 
     def _write_fitted(self, model, theta, progress: _Progress) -> None:
@@ -453,6 +479,12 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
                     if stop:
                         break
                 else:
+                    if run.averaging and progress.avg is not None:
+                        if (
+                            _objective(run, progress.avg, train)[0]
+                            < _objective(run, done[0], train)[0]
+                        ):
+                            done = (progress.avg, done[1], progress.snapshot())
                     if not incremental and self.tol is not None:
                         _warn(
                             f"{type(self).__name__}: max_iter={self.max_iter} epochs "
@@ -488,7 +520,38 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         else:
             metric = -loss
         self._log_epoch(progress)
-        return theta, self._should_stop(run, progress, metric, gd_stat), improved
+        scale = progress.lr_scale
+        stop = self._should_stop(run, progress, metric, gd_stat)
+        if run.averaging and val is None:
+            theta, stop = self._average(run, progress, theta, train, stop, scale)
+        return theta, stop, improved
+
+    def _average(self, run: _Run, progress: _Progress, theta, train, stop, scale):
+        """Tail averaging (Polyak-Ruppert) of the mini-batch iterates.
+
+        The average runs over the epochs since the objective last improved,
+        the stationary tail at the current rate (an improving epoch restarts
+        it). At a plateau (a rate cut or the stop) it replaces the last
+        iterate when its training objective is lower; and the fit stops as
+        soon as the average is provably within ``tol`` of the optimum.
+        """
+        gap = None
+        if progress.avg is not None:
+            gap = self._certified_gap(run, progress.avg)
+        # provably within a tenth of tol of the optimum: tol bounds the
+        # decrease per epoch of the plateau rule, this the distance itself
+        if gap is not None and gap <= 0.1 * self._tol(1.0):
+            return progress.avg, True
+        if (stop or progress.lr_scale != scale) and progress.avg is not None:
+            if (
+                _objective(run, progress.avg, train)[0]
+                < _objective(run, theta, train)[0]
+            ):
+                theta = progress.avg
+            progress.avg, progress.avg_count = theta, 1
+        elif progress.no_improvement == 0 or progress.avg is None:
+            progress.avg, progress.avg_count = theta, 1
+        return theta, stop
 
     def _run_epoch(self, run: _Run, progress: _Progress, theta, data, lr):
         X, Y, sw = data
@@ -523,6 +586,12 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
             self._check_divergence(loss, progress)
             norm_sum += _clip(grad, run.clip_norm, run.clip_value)
             theta, state = optimizer.update(theta, grad, state, lr, penalty.prox)
+            if run.averaging and progress.avg is not None:
+                # a new array each step: snapshots keep the old one
+                progress.avg_count += 1
+                progress.avg = progress.avg + (theta - progress.avg) / (
+                    progress.avg_count
+                )
             if run.full_batch and lr > 0:
                 gd_stat = float(np.max(np.abs(theta - point), initial=0.0)) / lr
             w = w if total is None else total

@@ -30,6 +30,9 @@ class LeastSquaresStats:
         self.G = gram[:d, :d]
         self.h = gram[:d, d + 1 :]
         self.syy = np.diag(gram[d + 1 :, d + 1 :]).copy()
+        # the targets' variances (R²'s unit): E[y~^2] - E[y~]^2, with the
+        # ones column's moments E[y~] (0 for centered targets)
+        self.y_var = self.syy - gram[d, d + 1 :] ** 2
         self.y_mean = np.asarray(y_mean, dtype=np.float64)
 
     def _coefficients(self, theta: Array) -> tuple[Array, Array]:

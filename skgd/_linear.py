@@ -162,6 +162,20 @@ class GDRegressor(RegressorMixin, BaseGD):
         ``precondition`` and applies while the data are those of the first
         call (warm starts and partial_fit on other rows use the rows).
 
+    average : 'auto' or bool, default='auto'
+        Whether the mini-batch solvers average their iterates
+        (Polyak-Ruppert), as ``SGDRegressor(average=True)``. The average runs
+        over the epochs since the objective last improved by ``tol`` (the
+        stationary tail at the current rate); at each plateau (a rate cut of
+        the 'adaptive' schedule, or the stop) it replaces the last iterate
+        when its training objective is lower. Under the full preconditioner
+        the distance of the average to the optimum is known exactly from the
+        sufficient statistics (whitened least squares has the identity
+        Hessian), and the fit stops as soon as every target's R² is provably
+        within ``tol / 10`` of its optimum: on large data that is after two
+        or three epochs. 'auto' averages with ``learning_rate='auto'`` and a
+        ``tol``; not used by 'gd', ``partial_fit`` or early stopping.
+
     %(batch_size)s
 
     max_iter : int, default=1000
@@ -362,6 +376,7 @@ class GDRegressor(RegressorMixin, BaseGD):
         "fit_intercept": ["boolean"],
         "precondition": ["boolean", StrOptions({"diagonal"})],
         "precompute": ["boolean", StrOptions({"auto"})],
+        "average": ["boolean", StrOptions({"auto"})],
         "learning_rate_init": [
             StrOptions({"auto"}),
             Interval(Real, 0, None, closed="neither"),
@@ -382,6 +397,7 @@ class GDRegressor(RegressorMixin, BaseGD):
         fit_intercept=True,
         precondition=True,
         precompute="auto",
+        average="auto",
         batch_size="auto",
         max_iter=1000,
         tol=1e-4,
@@ -418,6 +434,7 @@ class GDRegressor(RegressorMixin, BaseGD):
         self.fit_intercept = fit_intercept
         self.precondition = precondition
         self.precompute = precompute
+        self.average = average
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.tol = tol
@@ -598,18 +615,51 @@ class GDRegressor(RegressorMixin, BaseGD):
         where the full preconditioner does not compute it anyway."""
         return self.precompute is True and self.solver == "gd" and not sp.issparse(X)
 
-    def _full_batch_stats(self, model):
-        # the statistics describe the rows of the first call with the
-        # intercept at its closed form: 'auto' uses them where they were
-        # computed anyway, for the full preconditioner
+    def _exact_stats(self, model):
+        """The sufficient statistics of the rows at hand, or None: they
+        describe the rows of the first call, with the intercept at its
+        closed form."""
         stats = getattr(self, "_stats", None)
-        if stats is None or not self.precompute or not model.on_stats_rows:
-            return None
-        if self.precompute == "auto" and model.whiten is None:
+        if stats is None or not model.on_stats_rows:
             return None
         if model.fit_intercept and not model.fixed_intercept:
             return None
         return LeastSquaresStats(model, *stats)
+
+    def _full_batch_stats(self, model):
+        # 'auto' uses them where they were computed anyway, for the full
+        # preconditioner
+        if not self.precompute or (self.precompute == "auto" and model.whiten is None):
+            return None
+        return self._exact_stats(model)
+
+    def _averaging(self, full_batch, incremental, schedule):
+        if full_batch or incremental or self.early_stopping or not self.average:
+            return False
+        if self.average == "auto":
+            # tol=None asks for plain epochs; 'auto' averages where it also
+            # picks the schedule
+            return self.learning_rate == "auto" and self.tol is not None
+        return True
+
+    def _certified_gap(self, run, theta):
+        # whitened, least squares (ridge included) has the Hessian
+        # out_scale**2 times the identity: the gap is exactly
+        # sum(g**2 / out_scale**2) / 2, from the statistics in O(d**2)
+        model = run.model
+        if model.whiten is None or run.penalty.l1:
+            return None
+        stats = self._exact_stats(model)
+        if stats is None:
+            return None
+        grad = np.empty(theta.shape, dtype=np.float64)
+        stats.value_and_grad(theta, grad)
+        run.penalty.add_grad(theta.astype(np.float64), grad)
+        k = model.n_penalized
+        G = grad[:k].reshape(model.n_features, model.n_outputs)
+        gap = 0.5 * np.sum(G**2, axis=0) / model.out_scale**2
+        var = stats.y_var
+        return float(np.max(gap / np.maximum(var / 2, np.finfo(float).tiny)))
 
     def _l1(self) -> float:
         ratio = {"l2": 0.0, "l1": 1.0, None: 0.0}.get(self.penalty, self.l1_ratio)
@@ -669,12 +719,13 @@ class GDRegressor(RegressorMixin, BaseGD):
         # converges at a constant rate
         return "constant" if full_batch else "adaptive"
 
-    def _tol_units(self, start):
-        # the start is the best constant's objective, var(y) / 2: tol is
-        # relative to it (a share of R²), and the gradient's to std(y)
-        if not (np.isfinite(start) and start > 0):
+    def _tol_units(self, start, X, Y, sw):
+        # the best constant's objective, var(y) / 2 (summed over targets): tol
+        # is relative to it (a share of R²), and the gradient's to std(y)
+        unit = 0.5 * float(np.sum(_variances(Y, sw)))
+        if not (np.isfinite(unit) and unit > 0):
             return 1.0, 1.0
-        return start, float(np.sqrt(2.0 * start))
+        return unit, float(np.sqrt(2.0 * unit))
 
     def _grad_unit(self, model):
         # in units of std(y) per target, a gradient entry of target o carries
@@ -719,8 +770,7 @@ class GDRegressor(RegressorMixin, BaseGD):
         else:
             h = out2[None, :] * (1.0 + penalty.l2 / model.scale[:, None] ** 2)
             gain = np.max(G2 / (2 * h), axis=0, initial=0.0)
-        sw64 = sw.astype(np.float64)
-        var = np.average((Y - np.average(Y, 0, sw64)) ** 2, 0, sw64)
+        var = _variances(Y, sw)
         share = gain / np.maximum(var / 2, np.finfo(np.float64).tiny)
         bad = np.flatnonzero(share > _R2_SLACK)
         if not bad.size:
@@ -780,3 +830,9 @@ def _same_data(a: tuple | None, b: tuple) -> bool:
     return all(
         np.allclose(u, v, rtol=1e-12, atol=0) for u, v in zip(a[1:], b[1:], strict=True)
     )
+
+
+def _variances(Y, sw) -> np.ndarray:
+    """The weighted variance of each target (R²'s denominator)."""
+    sw64 = np.asarray(sw, dtype=np.float64)
+    return np.average((Y - np.average(Y, 0, sw64)) ** 2, 0, sw64)

@@ -213,7 +213,8 @@ def test_adamw_decay_is_a_shrinkage_the_default_leaves_out():
     adam = GDRegressor(solver="adam", random_state=0, **params).fit(X, y)
     default = GDRegressor(solver="adamw", random_state=0, **params).fit(X, y)
     np.testing.assert_array_equal(default.coef_, adam.coef_)
-    assert gaps[0.0] <= 1e-6 < 1e-4 <= gaps[0.01]
+    # the default stops within a tenth of tol (1e-5) of the optimum
+    assert gaps[0.0] <= 1e-5 < 1e-4 <= gaps[0.01]
 
 
 # ---------------------------------------------------------- never silently poor

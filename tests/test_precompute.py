@@ -8,10 +8,11 @@ must not pass over the rows in its epochs.
 
 import numpy as np
 import pytest
-from sklearn.linear_model import ElasticNet, Lasso
+from sklearn.linear_model import ElasticNet, Lasso, LinearRegression
 
 from skgd import GDRegressor
 from skgd._data import LeastSquaresStats
+from skgd._losses import squared_error
 from skgd._models import LinearModel
 
 
@@ -95,12 +96,73 @@ def test_float32_gram_path_stays_float32_and_close():
     np.testing.assert_allclose(est32.coef_, est64.coef_, rtol=1e-4)
 
 
-def test_precompute_false_and_mini_batches_use_the_rows(monkeypatch):
+def test_precompute_false_uses_the_rows(monkeypatch):
     X, y, _ = _data(4)
     monkeypatch.setattr(
         LeastSquaresStats,
         "value_and_grad",
         lambda *a: pytest.fail("statistics used"),
     )
-    GDRegressor(precompute=False).fit(X, y)
-    GDRegressor(solver="sgd", random_state=0).fit(X, y)
+    GDRegressor(precompute=False, precondition="diagonal").fit(X, y)
+
+
+def test_mini_batches_take_gradients_from_rows_and_only_stop_on_statistics(
+    monkeypatch,
+):
+    """'sgd' steps on the rows; the statistics serve only its stopping
+    certificate, once per epoch at most."""
+    calls = {"backward": 0, "stats": 0}
+    backward, stats = LinearModel.backward, LeastSquaresStats.value_and_grad
+
+    def counting_backward(*args):
+        calls["backward"] += 1
+        return backward(*args)
+
+    def counting_stats(*args):
+        calls["stats"] += 1
+        return stats(*args)
+
+    monkeypatch.setattr(LinearModel, "backward", counting_backward)
+    monkeypatch.setattr(LeastSquaresStats, "value_and_grad", counting_stats)
+    X, y, _ = _data(4)
+    est = GDRegressor(solver="sgd", batch_size=32, random_state=0).fit(X, y)
+    assert calls["backward"] >= est.t_
+    assert 1 <= calls["stats"] <= est.n_iter_
+
+
+@pytest.mark.parametrize("case", ["whitened", "two targets", "no intercept"])
+def test_statistics_give_the_rows_value_and_gradient(case):
+    """value_and_grad from the Gram matrix equals forward + loss + backward
+    on the rows, at any parameters (not only the fit's)."""
+    params = dict(CASES[case])
+    X, y, sw = _data(5, k=params.pop("k", 1))
+    est = GDRegressor(max_iter=1, tol=None, **params).fit(X, y, sample_weight=sw)
+    Y = y.reshape(len(y), -1)
+    model = est._make_model(X, Y, sw, reset=False)
+    stats = est._exact_stats(model)
+    theta = np.random.RandomState(0).randn(model.size)
+    if model.fit_intercept:  # fixed at the closed form
+        theta[model.n_penalized :] = np.average(Y, 0, sw) / model.out_scale
+    grad = np.empty_like(theta)
+    value = stats.value_and_grad(theta, grad)
+    raw = model.forward(theta, X)[0]
+    ref_value, draw = squared_error(raw, Y, sw)
+    ref_grad = model.backward(theta, X, draw, None, np.empty_like(theta))
+    assert value == pytest.approx(ref_value, rel=1e-10)
+    assert stats.value(theta) == pytest.approx(ref_value, rel=1e-10)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-9, atol=1e-12 * value)
+
+
+def test_averaged_sgd_stops_once_provably_near_the_optimum():
+    """Averaging plus the exact certificate: on a tall problem 'sgd' and
+    'adam' stop after a few epochs with R² within tol / 10 of the optimum,
+    where the plain last iterate (average=False) needs many more epochs."""
+    rng = np.random.RandomState(0)
+    X = rng.randn(20_000, 20)
+    y = X @ rng.randn(20) + rng.randn(20_000)
+    best = LinearRegression().fit(X, y).score(X, y)
+    for solver in ("sgd", "adam"):
+        avg = GDRegressor(solver=solver, random_state=0).fit(X, y)
+        plain = GDRegressor(solver=solver, random_state=0, average=False).fit(X, y)
+        assert best - avg.score(X, y) <= 1e-5
+        assert avg.n_iter_ <= 5 < plain.n_iter_

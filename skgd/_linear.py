@@ -12,7 +12,7 @@ from skgd._data import LeastSquaresStats
 from skgd._docstrings import fill_doc
 from skgd._models import (
     LinearModel,
-    standardized_gram,
+    moments,
     weighted_mean_scale,
     whitening,
 )
@@ -560,23 +560,23 @@ class GDRegressor(RegressorMixin, BaseGD):
             y_std = np.sqrt(np.average(Yc**2, 0, sw))
             self._y_std = np.where(y_std > 0, y_std, 1.0).astype(np.float64)
             if self.precondition:
-                mean, scale = weighted_mean_scale(X, sw, center=self.fit_intercept)
+                full = self._can_whiten(X, sw)
+                if full or self._precompute_wanted(X):
+                    # one pass for the statistics, the preconditioner and the
+                    # sufficient statistics of least squares
+                    d = X.shape[1]
+                    mean, scale, gram_y_mean, gram = moments(
+                        X, sw, Y, self.fit_intercept
+                    )
+                    if full:
+                        whiten = whitening(gram[:d, :d], self._l2() / scale**2)
+                else:
+                    mean, scale = weighted_mean_scale(X, sw, center=self.fit_intercept)
                 if self.solver in ADAPTIVE_SOLVERS:
                     # these rules move every coordinate by about the rate: in
                     # units of each target's deviation that step suits every
                     # target
                     out = self._y_std
-                full = self._can_whiten(X, sw)
-                if full or self._precompute_wanted(X):
-                    # one pass for the preconditioner and the sufficient
-                    # statistics of least squares: the moments of [Z, 1, y~]
-                    d = X.shape[1]
-                    m = (mean if self.fit_intercept else 0.0) / scale
-                    y_mean = np.average(Y, 0, sw) if self.fit_intercept else 0.0
-                    gram = standardized_gram(X, sw, m, 1.0 / scale, Y - y_mean)
-                    gram_y_mean = np.broadcast_to(y_mean, Y.shape[1])
-                    if full:
-                        whiten = whitening(gram[:d, :d], self._l2() / scale**2)
             self._x_mean, self._x_scale, self._y_scale = mean, scale, out
             self._x_whiten = whiten
             self._stats_key = _data_key(X, Y, sw)
@@ -642,10 +642,12 @@ class GDRegressor(RegressorMixin, BaseGD):
             return self.learning_rate == "auto" and self.tol is not None
         return True
 
-    def _certified_gap(self, run, theta):
-        # whitened, least squares (ridge included) has the Hessian
-        # out_scale**2 times the identity: the gap is exactly
-        # sum(g**2 / out_scale**2) / 2, from the statistics in O(d**2)
+    def _certified_shares(self, run, theta):
+        """Per target, the share of its variance the training objective at
+        ``theta`` is above its minimum, computed exactly from the statistics
+        in O(d**2): whitened, least squares (ridge included) has the Hessian
+        out_scale**2 times the identity, so the gap is g**2 / (2 out_scale**2).
+        None where that does not hold."""
         model = run.model
         if model.whiten is None or run.penalty.l1:
             return None
@@ -658,8 +660,11 @@ class GDRegressor(RegressorMixin, BaseGD):
         k = model.n_penalized
         G = grad[:k].reshape(model.n_features, model.n_outputs)
         gap = 0.5 * np.sum(G**2, axis=0) / model.out_scale**2
-        var = stats.y_var
-        return float(np.max(gap / np.maximum(var / 2, np.finfo(float).tiny)))
+        return gap / np.maximum(stats.y_var / 2, np.finfo(np.float64).tiny)
+
+    def _certified_gap(self, run, theta):
+        shares = self._certified_shares(run, theta)
+        return None if shares is None else float(np.max(shares))
 
     def _l1(self) -> float:
         ratio = {"l2": 0.0, "l1": 1.0, None: 0.0}.get(self.penalty, self.l1_ratio)
@@ -759,19 +764,21 @@ class GDRegressor(RegressorMixin, BaseGD):
         if not self.precondition or penalty.l1:
             return None
         X, Y, sw = train
-        _, draw = run.loss(raw, Y, sw)
-        grad = model.backward(theta, X, draw, None, np.empty_like(theta))
-        penalty.add_grad(theta, grad)
-        k, d, n_out = model.n_penalized, model.n_features, model.n_outputs
-        G2 = np.square(grad[:k].reshape(d, n_out).astype(np.float64))
-        out2 = model.out_scale**2
-        if model.whiten is not None:
-            gain = G2.sum(axis=0) / (2 * out2)
-        else:
-            h = out2[None, :] * (1.0 + penalty.l2 / model.scale[:, None] ** 2)
-            gain = np.max(G2 / (2 * h), axis=0, initial=0.0)
-        var = _variances(Y, sw)
-        share = gain / np.maximum(var / 2, np.finfo(np.float64).tiny)
+        share = self._certified_shares(run, theta)
+        if share is None:  # one pass over the rows for the gradient
+            _, draw = run.loss(raw, Y, sw)
+            grad = model.backward(theta, X, draw, None, np.empty_like(theta))
+            penalty.add_grad(theta, grad)
+            k, d, n_out = model.n_penalized, model.n_features, model.n_outputs
+            G2 = np.square(grad[:k].reshape(d, n_out).astype(np.float64))
+            out2 = model.out_scale**2
+            if model.whiten is not None:
+                gain = G2.sum(axis=0) / (2 * out2)
+            else:
+                h = out2[None, :] * (1.0 + penalty.l2 / model.scale[:, None] ** 2)
+                gain = np.max(G2 / (2 * h), axis=0, initial=0.0)
+            var = _variances(Y, sw)
+            share = gain / np.maximum(var / 2, np.finfo(np.float64).tiny)
         bad = np.flatnonzero(share > _R2_SLACK)
         if not bad.size:
             return None

@@ -200,11 +200,22 @@ class LinearModel:
         return float(np.linalg.eigvalsh(H)[-1]) * out2, L_max
 
 
-def _chunks(X: Any, dtype=np.float64):
-    """Row blocks of ``X`` of about 8 MB each, as dense arrays of ``dtype``."""
-    step = max(256, (1 << 20) // max(X.shape[1], 1))
+# rows per block of the passes over X: about 2 MB of float64, small next to X
+# (memory) and large enough for BLAS to run at full speed
+_BLOCK_ELEMENTS = 1 << 18
+
+
+def _row_blocks(X: Any):
+    """``(start, rows)`` of ``X`` in blocks of about 2 MB: views of a dense
+    array, small copies of a CSR matrix."""
+    step = max(256, _BLOCK_ELEMENTS // max(X.shape[1], 1))
     for start in range(0, X.shape[0], step):
-        block = X[start : start + step]
+        yield start, X[start : start + step]
+
+
+def _chunks(X: Any, dtype=np.float64):
+    """Row blocks of ``X`` as dense arrays of ``dtype``."""
+    for start, block in _row_blocks(X):
         yield start, np.asarray(block, dtype=dtype)
 
 
@@ -240,6 +251,65 @@ def standardized_gram(
     return G
 
 
+def moments(
+    X: Array, sw: Array, Y: Array, center: bool
+) -> tuple[Array, Array, Array, Array]:
+    """One pass over dense ``X`` for what :func:`weighted_mean_scale` and
+    :func:`standardized_gram` give in two.
+
+    Returns ``(mean, scale, y_mean, gram)``: the weighted column means and
+    scales of ``X`` (as :func:`weighted_mean_scale`), the weighted means of
+    ``Y`` (0 without ``center``), and the second moments of
+    ``[(X - mean) / scale, 1, Y - y_mean]`` (``X / scale`` and ``Y`` without
+    ``center``). The sums are taken around the first block's mean, so that
+    offset columns lose no digits to cancellation; each block is weighted by
+    the square root of its weights and multiplied by its own transpose (a
+    symmetric rank-k product).
+    """
+    d, k = X.shape[1], Y.shape[1]
+    total = float(np.sum(sw, dtype=np.float64))
+    first = next(_row_blocks(X))[1]
+    cx = np.asarray(first, dtype=np.float64).mean(axis=0)
+    cy = np.asarray(Y[: first.shape[0]], dtype=np.float64).mean(axis=0)
+    M = np.zeros((d + 1 + k, d + 1 + k))
+    for start, block in _row_blocks(X):
+        rows = block.shape[0]
+        U = np.empty((rows, d + 1 + k))
+        np.subtract(block, cx, out=U[:, :d])
+        U[:, d] = 1.0
+        np.subtract(Y[start : start + rows], cy, out=U[:, d + 1 :])
+        U *= np.sqrt(np.asarray(sw[start : start + rows], dtype=np.float64))[:, None]
+        M += U.T @ U
+    M /= total
+    # shifted moments -> central ones (delta: the means minus the shifts)
+    delta = M[:, d].copy()
+    delta[d] = 0.0
+    central = M - np.outer(delta, delta)
+    mean, y_mean = cx + delta[:d], cy + delta[d + 1 :]
+    shift = np.concatenate([mean, [0.0], y_mean])
+    if center:
+        var = np.maximum(np.diag(central)[:d], 0.0)
+        scale = np.sqrt(var)
+        # a (numerically) constant column keeps scale 1, as weighted_mean_scale
+        scale[scale <= 1e-10 * np.maximum(np.abs(mean), 1.0)] = 1.0
+        G = central
+        G[:d, d] = G[d, :d] = 0.0
+        G[d, d + 1 :] = G[d + 1 :, d] = 0.0
+        y_mean_out = y_mean
+    else:
+        # raw moments: E[u u^T] = central + shift shift^T, with the ones row
+        raw = central + np.outer(shift, shift)
+        raw[:, d] = raw[d, :] = np.concatenate([mean, [1.0], y_mean])
+        scale = np.sqrt(np.maximum(np.diag(raw)[:d], 0.0))
+        scale[scale == 0] = 1.0
+        G = raw
+        y_mean_out = np.zeros(k)
+    G[d, d] = 1.0
+    factor = np.concatenate([1.0 / scale, np.ones(1 + k)])
+    G *= factor[:, None] * factor[None, :]
+    return mean, scale, y_mean_out, G
+
+
 def whitening(gram: Array, ridge: Array) -> Array | None:
     """The inverse Cholesky factor ``P`` of ``gram + diag(ridge)``, so that
     ``P.T @ (gram + diag(ridge)) @ P`` is the identity; None when the matrix
@@ -267,13 +337,21 @@ def _row_norms_squared(X: Any, m: Array, s: Array, P: Array | None) -> Array:
     """Squared row norms of ``(X * s - m) @ P`` (``P`` the identity if None)."""
     if P is None:
         if sp.issparse(X):
-            sq = np.asarray(X.multiply(X) @ s**2).ravel()
+            # block by block: X.multiply(X) at once would copy the whole CSR
+            sq = np.empty(X.shape[0])
+            for start, block in _row_blocks(X):
+                rows = block.shape[0]
+                sq[start : start + rows] = np.asarray(block.multiply(block) @ s**2)
         else:
             sq = np.einsum("ij,ij,j->i", X, X, s**2)
         return sq - 2 * _matmul(X, m * s) + np.dot(m, m)
+    # (X * s - m) @ P = X @ (s P) - m @ P: one product per block, in place,
+    # in float32 (the largest norm needs a few digits, not sixteen)
+    A, shift = (s[:, None] * P).astype(np.float32), (m @ P).astype(np.float32)
     norms = np.empty(X.shape[0])
-    for start, block in _chunks(X):
-        Z = (block * s - m) @ P
+    for start, block in _row_blocks(X):
+        Z = block.astype(np.float32) @ A
+        Z -= shift
         norms[start : start + block.shape[0]] = np.einsum("ij,ij->i", Z, Z)
     return norms
 
@@ -314,10 +392,30 @@ def weighted_mean_scale(X: Any, sw: Array, center: bool = True) -> tuple[Array, 
     w = np.asarray(sw, dtype=np.float64) / float(np.sum(sw, dtype=np.float64))
     if sp.issparse(X):
         mean = np.asarray(X.T @ w).ravel()
-        sq = np.asarray(X.multiply(X).T @ w).ravel()
+        # block by block: X.multiply(X) at once would copy the whole CSR
+        sq = np.zeros(X.shape[1])
+        for start, block in _row_blocks(X):
+            wb = w[start : start + block.shape[0]]
+            sq += np.asarray(block.multiply(block).T @ wb).ravel()
     else:
-        mean = w @ X
-        sq = np.einsum("i,ij,ij->j", w, X, X)
+        # around the first block's mean, block by block: E[x^2] - E[x]^2 of an
+        # offset column loses its digits (a constant column of 7 got a scale
+        # of 1e-6, not 1)
+        shift = np.asarray(next(_row_blocks(X))[1], dtype=np.float64).mean(axis=0)
+        first = np.zeros(X.shape[1])
+        second = np.zeros(X.shape[1])
+        for start, block in _row_blocks(X):
+            U = block - shift
+            wb = w[start : start + block.shape[0]]
+            first += wb @ U
+            second += np.einsum("i,ij,ij->j", wb, U, U)
+        mean = shift + first
+        if center:
+            var = np.maximum(second - first**2, 0.0)
+            scale = np.sqrt(var)
+            scale[scale <= 1e-10 * np.maximum(np.abs(mean), 1.0)] = 1.0
+            return mean, scale
+        sq = second + 2 * shift * first + shift**2
     if not center:
         scale = np.sqrt(np.maximum(sq, 0.0))
         scale[scale == 0] = 1.0

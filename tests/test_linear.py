@@ -551,4 +551,7 @@ def test_sgd_auto_rate_is_inverse_expected_smoothness(batch_size, precondition):
     expected = n * (b - 1) / (b * (n - 1)) * L + (n - b) / (b * (n - 1)) * L_max
     if b == n:
         expected = L
-    assert est.learning_rate_init_ == pytest.approx(1 / expected, rel=1e-10)
+    # whitened, the largest row norm is computed in float32 (a few digits
+    # suffice for a step size, and the pass costs half)
+    rel = 1e-5 if precondition is True and b < n else 1e-10
+    assert est.learning_rate_init_ == pytest.approx(1 / expected, rel=rel)

@@ -28,13 +28,13 @@ def _record_rows(monkeypatch, cls):
 
     monkeypatch.setattr(cls, "backward", backward)
     if cls is LinearModel:
-        gram = skgd._linear.standardized_gram
+        original_moments = skgd._linear.moments
 
-        def standardized_gram(X_, *args, **kwargs):
+        def moments(X_, *args, **kwargs):
             rows.update(r.tobytes() for r in np.asarray(X_))
-            return gram(X_, *args, **kwargs)
+            return original_moments(X_, *args, **kwargs)
 
-        monkeypatch.setattr(skgd._linear, "standardized_gram", standardized_gram)
+        monkeypatch.setattr(skgd._linear, "moments", moments)
     return rows
 
 

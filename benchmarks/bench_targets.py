@@ -1,0 +1,249 @@
+"""The speed and memory targets of issue 10, measured side by side in one run.
+
+Every row times skgd and its scikit-learn counterpart in this process, with
+BLAS pinned to the same number of threads for both (``--blas-threads``,
+default 1), and prints the ratio; the last column says whether the target
+holds. Speed is never asserted in a unit test: this table is where it lives.
+
+Usage::
+
+    python benchmarks/bench_targets.py            # the issue's sizes
+    python benchmarks/bench_targets.py --quick    # a tenth of the rows
+"""
+
+import argparse
+import time
+import tracemalloc
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from _common import blas_limit, describe_machine, print_table
+from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LinearRegression, SGDRegressor
+from sklearn.neural_network import MLPClassifier
+
+from skgd import GDMLPClassifier, GDRegressor
+
+
+def _timed(fn, repeats=1):
+    best, out = np.inf, None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+def _quiet_fit(est, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return est.fit(X, y)
+
+
+def _dense(n, d, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.standard_normal((n, d))
+    return X, X @ rng.standard_normal(d) + rng.standard_normal(n)
+
+
+def exact_gd(n, d, repeats):
+    X, y = _dense(n, d)
+    t_ref, ref = _timed(lambda: LinearRegression().fit(X, y), repeats)
+    t_gd, gd = _timed(lambda: GDRegressor(tol=1e-10).fit(X, y), repeats)
+    err = np.linalg.norm(gd.coef_ - ref.coef_) / np.linalg.norm(ref.coef_)
+    ratio = t_gd / t_ref
+    return [
+        (
+            f"1 gd exact ({n}x{d})",
+            f"{t_gd:.3f}s (err {err:.0e}, {gd.n_iter_} ep)",
+            f"LinearRegression {t_ref:.3f}s",
+            f"{ratio:.3f}",
+            "<= 0.15, err <= 1e-6",
+            ratio <= 0.15 and err <= 1e-6,
+        )
+    ]
+
+
+def minibatch_defaults(n, d, repeats):
+    X, y = _dense(n, d)
+    best = np.mean((y - LinearRegression().fit(X, y).predict(X)) ** 2)
+    t_ref, _ = _timed(lambda: _quiet_fit(SGDRegressor(random_state=0), X, y), repeats)
+    rows = []
+    for solver in ("sgd", "adam"):
+        t, est = _timed(
+            lambda s=solver: _quiet_fit(GDRegressor(solver=s, random_state=0), X, y),
+            repeats,
+        )
+        mse = np.mean((y - est.predict(X)) ** 2) / best
+        rows.append(
+            (
+                f"2 {solver} defaults ({n}x{d})",
+                f"{t:.3f}s (MSE x{mse:.4f}, {est.n_iter_} ep)",
+                f"SGDRegressor() {t_ref:.3f}s",
+                f"{t / t_ref:.3f}",
+                "<= 0.5, MSE <= 1.01x",
+                t / t_ref <= 0.5 and mse <= 1.01,
+            )
+        )
+    return rows
+
+
+def mlp_epoch(n, d, epochs):
+    X, y = make_classification(n, d, n_informative=d // 2, n_classes=10, random_state=0)
+    rows = []
+    for dtype in (np.float32, np.float64):
+        Xd = X.astype(dtype)
+        common = {
+            "hidden_layer_sizes": (128,),
+            "batch_size": 200,
+            "max_iter": epochs,
+            "random_state": 0,
+            "solver": "adam",
+        }
+        t_ref, ref = _timed(
+            lambda c=common, X_=Xd: _quiet_fit(MLPClassifier(tol=0.0, **c), X_, y)
+        )
+        t, ours = _timed(
+            lambda c=common, X_=Xd: _quiet_fit(GDMLPClassifier(tol=None, **c), X_, y)
+        )
+        per, per_ref = t / ours.n_iter_, t_ref / ref.n_iter_
+        gap = ref.score(Xd, y) - ours.score(Xd, y)
+        rows.append(
+            (
+                f"3 MLP epoch {np.dtype(dtype).name} ({n}x{d})",
+                f"{per * 1e3:.0f} ms/epoch (acc gap {gap:+.3f})",
+                f"MLPClassifier {per_ref * 1e3:.0f} ms",
+                f"{per / per_ref:.2f}",
+                "<= 0.4, gap <= 0.005",
+                per / per_ref <= 0.4 and gap <= 0.005,
+            )
+        )
+    return rows
+
+
+def _peak_above_inputs(fit):
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    fit()
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    return peak
+
+
+def memory(n, d, n_sparse, d_sparse):
+    X, y = _dense(n, d)
+    rows = []
+    for solver in ("gd", "sgd", "adam"):
+        peak = _peak_above_inputs(
+            lambda s=solver: _quiet_fit(GDRegressor(solver=s, random_state=0), X, y)
+        )
+        share = peak / X.nbytes
+        rows.append(
+            (
+                f"4 peak memory {solver} (dense)",
+                f"{peak / 2**20:.1f} MiB = {share:.3f} X.nbytes",
+                "",
+                "",
+                "<= 0.10 X.nbytes",
+                share <= 0.10,
+            )
+        )
+    Xs = sp.random(n_sparse, d_sparse, density=0.001, format="csr", random_state=0)
+    ys = Xs @ np.random.RandomState(0).randn(d_sparse)
+    size = Xs.data.nbytes + Xs.indices.nbytes + Xs.indptr.nbytes
+    peak = _peak_above_inputs(
+        lambda: _quiet_fit(
+            GDRegressor(solver="sgd", random_state=0, max_iter=2), Xs, ys
+        )
+    )
+    rows.append(
+        (
+            "4 peak memory sgd (sparse)",
+            f"{peak / 2**20:.1f} MiB = {peak / size:.3f} CSR",
+            "",
+            "",
+            "< 1 CSR (no copy)",
+            peak < size,
+        )
+    )
+    return rows
+
+
+def sparse_epoch(n, d, epochs):
+    Xs = sp.random(n, d, density=0.001, format="csr", random_state=0)
+    ys = Xs @ np.random.RandomState(0).randn(d) + 0.1
+    t_ref, ref = _timed(
+        lambda: _quiet_fit(
+            SGDRegressor(max_iter=epochs, tol=None, random_state=0), Xs, ys
+        )
+    )
+    t, ours = _timed(
+        lambda: _quiet_fit(
+            GDRegressor(solver="sgd", max_iter=epochs, tol=None, random_state=0),
+            Xs,
+            ys,
+        )
+    )
+    per, per_ref = t / ours.n_iter_, t_ref / ref.n_iter_
+    return [
+        (
+            f"5 sparse sgd epoch ({n}x{d}, 0.1%)",
+            f"{per * 1e3:.0f} ms/epoch",
+            f"SGDRegressor {per_ref * 1e3:.0f} ms",
+            f"{per / per_ref:.2f}",
+            "<= 1",
+            per <= per_ref,
+        )
+    ]
+
+
+def growth(n, d):
+    rows = []
+    for solver in ("gd", "sgd", "adam"):
+        per = []
+        for rows_n in (n // 4, n):
+            X, y = _dense(rows_n, d)
+            est = GDRegressor(solver=solver, tol=None, max_iter=3, random_state=0)
+            t, _ = _timed(lambda e=est, X=X, y=y: e.fit(X, y))
+            per.append(t)
+        factor = per[1] / per[0]
+        rows.append(
+            (
+                f"7 growth {solver} (4x rows)",
+                f"{per[0]:.3f}s -> {per[1]:.3f}s",
+                "",
+                f"{factor:.2f}",
+                "3.5-4.5",
+                3.5 <= factor <= 4.5,
+            )
+        )
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a tenth of the rows")
+    parser.add_argument("--blas-threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    scale = 10 if args.quick else 1
+    print(describe_machine())
+    rows = []
+    with blas_limit(args.blas_threads):
+        rows += exact_gd(200_000 // scale, 100, args.repeats)
+        rows += minibatch_defaults(200_000 // scale, 100, args.repeats)
+        rows += mlp_epoch(50_000 // scale, 100, 5)
+        rows += memory(200_000 // scale, 100, 200_000 // scale, 10_000)
+        rows += sparse_epoch(200_000 // scale, 10_000, 3)
+        rows += growth(200_000 // scale, 100)
+    print_table(
+        ("target", "skgd", "scikit-learn", "ratio", "goal", "met"),
+        [(*r[:5], "yes" if r[5] else "NO") for r in rows],
+    )
+
+
+if __name__ == "__main__":
+    main()

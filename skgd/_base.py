@@ -7,6 +7,7 @@ composition, early stopping, history, verbose output, the divergence guard
 and clean interruption.
 """
 
+import contextlib
 import copy
 import sys
 import warnings
@@ -36,6 +37,15 @@ from skgd._validation import (
 )
 
 Array = np.ndarray
+
+try:  # installed with scikit-learn; scanned once, then cheap to use
+    from threadpoolctl import ThreadpoolController
+
+    _THREADPOOLS: Any = ThreadpoolController()
+except Exception:  # pragma: no cover - threadpoolctl missing or failing
+    _THREADPOOLS = None
+# batch rows x weights below which the epochs run on one BLAS thread
+_SMALL_STEP = 1 << 25
 
 # a run whose objective exceeds this multiple of the reference objective (the
 # larger of the starting objective and that of an all-zero output) diverged
@@ -325,9 +335,10 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
             progress.lr_scale = 1.0
             progress.avg, progress.avg_count = None, 0
 
-        theta, lowest, interrupted = self._train(
-            run, progress, theta, train, val, incremental
-        )
+        with _blas_threads(run.batch_size * model.n_penalized):
+            theta, lowest, interrupted = self._train(
+                run, progress, theta, train, val, incremental
+            )
         if not incremental and not interrupted:
             # overflow here shows in the numbers checked; an invalid flag
             # would be OpenBLAS's spurious one (numpy#24067)
@@ -743,6 +754,19 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _blas_threads(step_size: int):
+    """One BLAS thread for the epochs when a step's products are small.
+
+    A step multiplies a batch by the weights (``batch rows x weights``
+    multiply-adds, three products per step): below about 3e7 of them,
+    several BLAS threads spin and fight more than they share, and timings
+    vary tenfold on a busy 2-core machine. Larger steps keep BLAS as it is.
+    """
+    if _THREADPOOLS is None or step_size >= _SMALL_STEP:
+        return contextlib.nullcontext()
+    return _THREADPOOLS.limit(limits=1, user_api="blas")
 
 
 def _warn(message: str, category: type[Warning]) -> None:

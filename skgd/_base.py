@@ -10,6 +10,7 @@ and clean interruption.
 import contextlib
 import copy
 import sys
+import time
 import warnings
 from abc import ABCMeta, abstractmethod
 from dataclasses import dataclass, field
@@ -282,6 +283,7 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         return self
 
     def _fit_unguarded(self, X, y, sample_weight, incremental, classes):
+        self._clock = time.perf_counter()
         continuing = (incremental or self.warm_start) and hasattr(self, "_progress")
         X, y = validate_data(
             self,
@@ -335,6 +337,9 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
             progress.lr_scale = 1.0
             progress.avg, progress.avg_count = None, 0
 
+        if self.verbose:
+            # the statistics, the preconditioner and the rate, before epoch 1
+            print(f"Set-up: {time.perf_counter() - self._clock:.2f} s")
         with _blas_threads(run.batch_size * model.n_penalized):
             theta, lowest, interrupted = self._train(
                 run, progress, theta, train, val, incremental
@@ -357,6 +362,7 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         self._write_fitted(model, theta, progress)
         progress.theta, progress.packed = theta, self._pack(model, theta.dtype)
         self._progress = progress
+        del self._clock
         return interrupted
 
     def _resume_theta(self, model, progress: _Progress, dtype) -> Array:
@@ -748,7 +754,8 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
             c["loss_curve_"]
         ):
             line += f", validation score = {c['validation_scores_'][-1]:.6f}"
-        print(line + f", learning rate = {c['learning_rate_curve_'][-1]:.3g}")
+        line += f", learning rate = {c['learning_rate_curve_'][-1]:.3g}"
+        print(line + f", time = {time.perf_counter() - self._clock:.2f} s")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

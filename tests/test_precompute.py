@@ -166,3 +166,11 @@ def test_averaged_sgd_stops_once_provably_near_the_optimum():
         plain = GDRegressor(solver=solver, random_state=0, average=False).fit(X, y)
         assert best - avg.score(X, y) <= 1e-5
         assert avg.n_iter_ <= 5 < plain.n_iter_
+
+
+def test_verbose_shows_the_set_up_time_before_the_first_epoch(capsys):
+    X, y, _ = _data(6)
+    GDRegressor(verbose=1).fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("Set-up: ") and lines[0].endswith(" s")
+    assert lines[1].startswith("Epoch 1, ") and ", time = " in lines[1]

@@ -579,7 +579,14 @@ class GDRegressor(RegressorMixin, BaseGD):
                     out = self._y_std
             self._x_mean, self._x_scale, self._y_scale = mean, scale, out
             self._x_whiten = whiten
-            self._stats_key = _data_key(X, Y, sw)
+            if gram is not None:
+                # the key's column sums are the moments' means times the
+                # weight: no extra pass (later calls compare to 1e-12)
+                d, total = X.shape[1], float(np.sum(sw, dtype=np.float64))
+                raw_y = gram_y_mean if self.fit_intercept else gram[d, d + 1 :]
+                self._stats_key = (X.shape, total, mean * total, raw_y * total)
+            else:
+                self._stats_key = _data_key(X, Y, sw)
             same_data = True
         else:
             # a warm start or later partial_fit call on the rows the statistics

@@ -105,18 +105,36 @@ class LinearModel:
 
     def _factor(self, dtype: np.dtype) -> Array:
         """``out_scale / scale`` as a (n_features, n_outputs) array."""
-        return (self.out_scale[None, :] / self.scale[:, None]).astype(dtype)
+        return self._casts(dtype)[0]
+
+    def _casts(self, dtype: np.dtype) -> tuple:
+        """``(factor, whiten, whiten.T, mean, out_scale)`` in ``dtype``, made
+        once: a step must not copy the d x d whitening map twice."""
+        key = np.dtype(dtype)
+        cache = self.__dict__.setdefault("_cast_cache", {})
+        if key not in cache:
+            factor = (self.out_scale[None, :] / self.scale[:, None]).astype(key)
+            P = None if self.whiten is None else self.whiten.astype(key)
+            cache[key] = (
+                factor,
+                P,
+                None if P is None else P.T.copy(),
+                self.mean.astype(key),
+                self.out_scale.astype(key),
+            )
+        return cache[key]
 
     def coef(self, theta: Array) -> tuple[Array, Array]:
         """``(W, b)`` in the original coordinates."""
+        factor, P, _, mean, out = self._casts(theta.dtype)
         V = theta[: self.n_penalized].reshape(self.n_features, self.n_outputs)
-        if self.whiten is not None:
-            V = self.whiten.astype(theta.dtype) @ V
-        W = V * self._factor(theta.dtype)
+        if P is not None:
+            V = P @ V
+        W = V * factor
         b = np.zeros(self.n_outputs, dtype=theta.dtype)
         if self.fit_intercept:
-            c = theta[self.n_penalized :] * self.out_scale.astype(theta.dtype)
-            b = c - self.mean.astype(theta.dtype) @ W
+            c = theta[self.n_penalized :] * out
+            b = c - mean @ W
         return W, b
 
     def from_coef(self, W: Array, b: Array, dtype: np.dtype) -> Array:
@@ -156,9 +174,10 @@ class LinearModel:
                 grad[k:] = 0
             else:
                 grad[k:] = gb * self.out_scale
-        gW *= self._factor(gW.dtype)
-        if self.whiten is not None:
-            gW = self.whiten.T.astype(gW.dtype) @ gW
+        factor, _, PT, _, _ = self._casts(gW.dtype)
+        gW *= factor
+        if PT is not None:
+            gW = PT @ gW
         grad[:k] = gW.reshape(-1)
         return grad
 

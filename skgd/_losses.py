@@ -60,7 +60,8 @@ def log_loss(
     # one exp serves both the log-sum-exp and the softmax; shifting by the row
     # maximum keeps every exponent <= 0, so nothing overflows
     shift = raw.max(axis=1, keepdims=True)
-    grad = np.exp(raw - shift)
+    grad = raw - shift
+    np.exp(grad, out=grad)
     norm = grad.sum(axis=1, keepdims=True)
     lse = np.log(norm[:, 0]) + shift[:, 0]
     per_sample = lse - np.einsum("ij,ij->i", y, raw)

@@ -136,13 +136,23 @@ class Adam:
     ) -> tuple[Array, State]:
         b1, b2 = self.beta_1, self.beta_2
         t = int(state["t"]) + 1
-        m = b1 * state["m"] + (1 - b1) * grad
-        v = b2 * state["v"] + (1 - b2) * grad * grad
+        # fresh arrays updated in place: the state passed in is never touched,
+        # and a step allocates four vectors rather than a dozen temporaries
+        m = state["m"] * b1
+        m += (1 - b1) * grad
+        v = np.square(grad)
+        v *= 1 - b2
+        v += b2 * state["v"]
         new_state = {"m": m, "v": v, "t": np.asarray(t, dtype=np.int64)}
         if self.amsgrad:
             v = new_state["v_max"] = np.maximum(state["v_max"], v)
-        step = lr / (np.sqrt(v / (1 - b2**t)) + _cast(self.epsilon, v))
-        new = theta - step * (m / (1 - b1**t))
+        step = np.sqrt(v)
+        step *= 1.0 / np.sqrt(1 - b2**t)
+        step += _cast(self.epsilon, v)
+        np.divide(lr, step, out=step)
+        new = step * m
+        new *= -1.0 / (1 - b1**t)
+        new += theta
         if self.weight_decay:
             k = self.n_decayed
             new[:k] -= lr * self.weight_decay * theta[:k]

@@ -13,6 +13,26 @@ from typing import TypeVar
 T = TypeVar("T")
 
 _PARAMETERS = """\
+learning_rate : {'auto', 'constant', 'invscaling', 'adaptive', 'step', \
+'exponential', 'cosine', 'warm_restarts'}, default='auto'
+    The schedule of the step size over epochs ``k = 0, 1, ...``. 'auto'
+    means 'constant' for 'gd', which converges at a constant rate, and for
+    :class:`GDMLPClassifier` (as ``MLPClassifier``, whose stopping rule ends
+    the fit); for the mini-batch solvers of :class:`GDRegressor` it means
+    'adaptive': a constant rate leaves them at a noise floor (the variance of
+    their steps), and dividing it by 5 at each plateau of the objective
+    brings them to the optimum. 'constant' keeps ``learning_rate_init``;
+    'invscaling' uses ``learning_rate_init / (k + 1) ** power_t``; 'adaptive'
+    divides the rate by 5 each time ``n_iter_no_change`` consecutive epochs
+    fail to improve the monitored quantity by ``tol``, and stops once the
+    rate falls below 1e-6; 'step' multiplies it by ``lr_gamma`` every
+    ``lr_step_size`` epochs; 'exponential' by ``lr_gamma`` every epoch;
+    'cosine' anneals it to 0 over ``max_iter`` epochs (and stays at 0
+    beyond); 'warm_restarts' anneals by cosine cycles of
+    ``lr_restart_period`` epochs, each ``lr_restart_mult`` times longer than
+    the last, restarting at ``learning_rate_init`` (SGDR, Loshchilov &
+    Hutter, 2017). Each ``fit`` call starts without plateau cuts.
+
 power_t : float, default=0.5
     The exponent of the 'invscaling' schedule.
 

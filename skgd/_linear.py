@@ -87,25 +87,7 @@ class GDRegressor(RegressorMixin, BaseGD):
         ``partial_fit`` call of 'gd' is one full-batch step on the data it is
         given, so 'gd' resolves 'auto' on the data of every call.
 
-    learning_rate : {'auto', 'constant', 'invscaling', 'adaptive', 'step', \
-'exponential', 'cosine', 'warm_restarts'}, default='auto'
-        The schedule of the step size over epochs ``k = 0, 1, ...``. 'auto'
-        means 'constant' for 'gd', which converges at a constant rate, and
-        'adaptive' for the mini-batch solvers: a constant rate leaves them at
-        a noise floor (the variance of their steps), and dividing it by 5 at
-        each plateau of the objective brings them to the optimum, to within
-        1e-3 of LinearRegression's R² on ordinary data. 'constant' keeps
-        ``learning_rate_init``; 'invscaling' uses
-        ``learning_rate_init / (k + 1) ** power_t``; 'adaptive' divides the
-        rate by 5 each time ``n_iter_no_change`` consecutive epochs fail to
-        improve the monitored quantity by ``tol``, and stops once the rate
-        falls below 1e-6; 'step' multiplies it by ``lr_gamma`` every
-        ``lr_step_size`` epochs; 'exponential' by ``lr_gamma`` every epoch;
-        'cosine' anneals it to 0 over ``max_iter`` epochs (and stays at 0
-        beyond); 'warm_restarts' anneals by cosine cycles of
-        ``lr_restart_period`` epochs, each ``lr_restart_mult`` times longer
-        than the last, restarting at ``learning_rate_init`` (SGDR, Loshchilov
-        & Hutter, 2017). Each ``fit`` call starts without plateau cuts.
+    %(learning_rate)s
 
     %(power_t)s
 
@@ -789,8 +771,7 @@ class GDRegressor(RegressorMixin, BaseGD):
         bad = np.flatnonzero(share > _R2_SLACK)
         if not bad.size:
             return None
-        which = f" of target(s) {bad.tolist()}" if Y.shape[1] > 1 else ""
-        values = ", ".join(f"{v:.3g}" for v in share[bad])
+        which, values = _targets_clause(bad, share, Y.shape[1], "{:.3g}")
         return (
             f"the training R²{which} can still rise by at least {values} (the "
             "full gradient at the end proves it)"
@@ -802,8 +783,7 @@ class GDRegressor(RegressorMixin, BaseGD):
         bad = np.flatnonzero(r2 < -_R2_SLACK)
         if not bad.size:
             return None
-        which = f" of target(s) {bad.tolist()}" if Y.shape[1] > 1 else ""
-        values = ", ".join(f"{v:.4g}" for v in r2[bad])
+        which, values = _targets_clause(bad, r2, Y.shape[1], "{:.4g}")
         return (
             f"the training R²{which} is {values}, below the 0 of always "
             "predicting the mean"
@@ -850,3 +830,9 @@ def _variances(Y, sw) -> np.ndarray:
     """The weighted variance of each target (R²'s denominator)."""
     sw64 = np.asarray(sw, dtype=np.float64)
     return np.average((Y - np.average(Y, 0, sw64)) ** 2, 0, sw64)
+
+
+def _targets_clause(bad, values, n_targets: int, fmt: str) -> tuple[str, str]:
+    """`` of target(s) [i, ...]`` (for several targets) and their values."""
+    which = f" of target(s) {bad.tolist()}" if n_targets > 1 else ""
+    return which, ", ".join(fmt.format(v) for v in values[bad])

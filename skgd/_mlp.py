@@ -87,21 +87,7 @@ class GDMLPClassifier(ClassifierMixin, BaseGD):
         search over ``solver`` compares tuned models). The value used is
         stored in ``learning_rate_init_``.
 
-    learning_rate : {'constant', 'auto', 'invscaling', 'adaptive', 'step', \
-'exponential', 'cosine', 'warm_restarts'}, default='constant'
-        The schedule of the step size over epochs ``k = 0, 1, ...``.
-        'constant' (which 'auto' means here, as in MLPClassifier) keeps
-        ``learning_rate_init``; 'invscaling' uses
-        ``learning_rate_init / (k + 1) ** power_t``; 'adaptive' divides the
-        rate by 5 each time ``n_iter_no_change`` consecutive epochs fail to
-        improve the monitored quantity by ``tol``, and stops once the rate
-        falls below 1e-6; 'step' multiplies it by ``lr_gamma`` every
-        ``lr_step_size`` epochs; 'exponential' by ``lr_gamma`` every epoch;
-        'cosine' anneals it to 0 over ``max_iter`` epochs (and stays at 0
-        beyond); 'warm_restarts' anneals by cosine cycles of
-        ``lr_restart_period`` epochs, each ``lr_restart_mult`` times longer
-        than the last, restarting at ``learning_rate_init`` (SGDR, Loshchilov
-        & Hutter, 2017).
+    %(learning_rate)s
 
     %(power_t)s
 
@@ -310,7 +296,7 @@ class GDMLPClassifier(ClassifierMixin, BaseGD):
         class_weight=None,
         solver="adam",
         learning_rate_init="auto",
-        learning_rate="constant",
+        learning_rate="auto",
         power_t=0.5,
         penalty="l2",
         alpha=0.0001,

@@ -68,21 +68,26 @@ def test_gram_path_reaches_lasso_and_elastic_net():
         np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-7, atol=1e-9)
 
 
+def _count_gradient_calls(monkeypatch):
+    """Count the gradients taken from the rows and from the statistics."""
+    calls = {"backward": 0, "stats": 0}
+    for owner, name, key in (
+        (LinearModel, "backward", "backward"),
+        (LeastSquaresStats, "value_and_grad", "stats"),
+    ):
+        original = getattr(owner, name)
+
+        def counting(*args, _original=original, _key=key):
+            calls[_key] += 1
+            return _original(*args)
+
+        monkeypatch.setattr(owner, name, counting)
+    return calls
+
+
 @pytest.mark.parametrize("precompute", ["auto", True])
 def test_gram_epochs_never_pass_over_the_rows(monkeypatch, precompute):
-    calls = {"backward": 0, "stats": 0}
-    backward, stats = LinearModel.backward, LeastSquaresStats.value_and_grad
-
-    def counting_backward(*args):
-        calls["backward"] += 1
-        return backward(*args)
-
-    def counting_stats(*args):
-        calls["stats"] += 1
-        return stats(*args)
-
-    monkeypatch.setattr(LinearModel, "backward", counting_backward)
-    monkeypatch.setattr(LeastSquaresStats, "value_and_grad", counting_stats)
+    calls = _count_gradient_calls(monkeypatch)
     X, y, _ = _data(2)
     est = GDRegressor(precompute=precompute).fit(X, y)
     assert calls == {"backward": 0, "stats": est.n_iter_}
@@ -111,19 +116,7 @@ def test_mini_batches_take_gradients_from_rows_and_only_stop_on_statistics(
 ):
     """'sgd' steps on the rows; the statistics serve only its stopping
     certificate, once per epoch at most."""
-    calls = {"backward": 0, "stats": 0}
-    backward, stats = LinearModel.backward, LeastSquaresStats.value_and_grad
-
-    def counting_backward(*args):
-        calls["backward"] += 1
-        return backward(*args)
-
-    def counting_stats(*args):
-        calls["stats"] += 1
-        return stats(*args)
-
-    monkeypatch.setattr(LinearModel, "backward", counting_backward)
-    monkeypatch.setattr(LeastSquaresStats, "value_and_grad", counting_stats)
+    calls = _count_gradient_calls(monkeypatch)
     X, y, _ = _data(4)
     est = GDRegressor(solver="sgd", batch_size=32, random_state=0).fit(X, y)
     assert calls["backward"] >= est.t_

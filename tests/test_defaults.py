@@ -10,6 +10,7 @@ reach LinearRegression's training R² to 1e-3 on every one, and come within
 ``skgd compare``.
 """
 
+import json
 import re
 import warnings
 
@@ -18,7 +19,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.datasets import load_diabetes, load_digits, make_regression
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LinearRegression
+from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
@@ -219,6 +220,9 @@ def test_adamw_decay_is_a_shrinkage_the_default_leaves_out():
 
 # ---------------------------------------------------------- never silently poor
 _SHORTFALL = re.compile(r"R² can still rise by at least ([0-9.e+-]+)")
+_SHORTFALL_ANY = re.compile(
+    r"R² of target\(s\) (\[[0-9, ]+\]) can still rise by at least ([0-9.e+, -]+) \("
+)
 
 
 def _noise_floor_fit(**params):
@@ -255,3 +259,51 @@ def test_diagonal_preconditioner_warns_with_a_lower_bound(solver):
         precondition="diagonal",
     )
     assert len(found) == 1 and 1e-3 < found[0] <= gap * (1 + 1e-9)
+
+
+def test_shortfall_is_exact_with_a_ridge_penalty_and_two_targets():
+    """Whitened with the ridge folded in, the Hessian is still the identity:
+    the warned shares are each target's exact objective gap over var / 2."""
+    rng = np.random.RandomState(3)
+    X = rng.randn(400, 5) * [1.0, 10.0, 0.1, 3.0, 1.0] + [0.0, 5.0, -2.0, 1.0, 30.0]
+    Y = np.column_stack([X @ rng.randn(5), 50 * (X @ rng.randn(5))])
+    Y += rng.randn(400, 2) * [1.0, 50.0]
+    alpha = 0.05
+    est = GDRegressor(
+        solver="adam",
+        penalty="l2",
+        alpha=alpha,
+        learning_rate="constant",
+        learning_rate_init=3.0,
+        random_state=0,
+    )
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        est.fit(X, Y)
+    match = [_SHORTFALL_ANY.search(str(w.message)) for w in record]
+    found = [m for m in match if m]
+    assert len(found) == 1
+
+    def objective(W, b, o):
+        r = Y[:, o] - X @ W - b
+        return 0.5 * np.mean(r**2) + 0.5 * alpha * W @ W
+
+    ref = Ridge(alpha=alpha * len(Y)).fit(X, Y)
+    shares = [
+        (
+            objective(est.coef_[o], est.intercept_[o], o)
+            - objective(ref.coef_[o], ref.intercept_[o], o)
+        )
+        / (np.var(Y[:, o]) / 2)
+        for o in range(2)
+    ]
+    reported = dict(
+        zip(
+            json.loads(found[0].group(1)),
+            map(float, found[0].group(2).split(", ")),
+            strict=True,
+        )
+    )
+    for o, value in reported.items():
+        assert value == pytest.approx(shares[o], rel=5e-3)
+    assert all(s <= 1e-3 for o, s in enumerate(shares) if o not in reported)

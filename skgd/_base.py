@@ -353,9 +353,9 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
                     theta, raw = self._check_final(
                         run, progress, theta, lowest, train, start
                     )
-                    # (tol=None asks for a fixed budget: no convergence check)
-                    if not run.full_batch and self.tol is not None:
-                        self._check_shortfall(run, progress, theta, train, raw)
+                # warm fits too; tol=None asks for a fixed budget: no check
+                if not run.full_batch and self.tol is not None:
+                    self._check_shortfall(run, progress, theta, train, raw)
                 # the data the caller passed: held-out rows included
                 raw = raw if val is None else None
                 self._check_constant(run, progress, theta, (X, Y, sw), raw)

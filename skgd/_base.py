@@ -234,7 +234,7 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         the rows, or None."""
         return None
 
-    def _averaging(self, full_batch: bool, incremental: bool, schedule: str) -> bool:
+    def _averaging(self, full_batch: bool, incremental: bool) -> bool:
         """Whether this call averages its mini-batch iterates."""
         return False
 
@@ -454,7 +454,7 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
             clip_norm=self.clip_norm,
             clip_value=self.clip_value,
             stats=self._full_batch_stats(model) if full_batch else None,
-            averaging=self._averaging(full_batch, incremental, name),
+            averaging=self._averaging(full_batch, incremental),
         )
 
     def _write_fitted(self, model, theta, progress: _Progress) -> None:

@@ -18,6 +18,7 @@ from skgd._models import (
     whitening,
 )
 from skgd._optimizers import ADAPTIVE_SOLVERS
+from skgd._penalties import ElasticNet, make_penalty
 from skgd._validation import Interval, Real, StrOptions, _fit_context, validate_data
 
 # 'auto' rates of the adaptive solvers, whose step does not scale with the
@@ -34,6 +35,9 @@ _ADAPTIVE_AUTO_LR = {
 }
 # the full preconditioner's d x d matrices are built for at most this many features
 _MAX_WHITEN = 1000
+# the end-of-fit check builds the Hessian on the rows at hand only below this
+# many multiply-adds (about half a second): it must not cost more than a fit
+_HESSIAN_FLOPS = 1e10
 # a fresh single-output fit ends with R² >= -1e-4 (the final-objective check);
 # below this, a training R² is a real shortfall, not rounding or an orbit
 _R2_SLACK = 1e-3
@@ -552,7 +556,9 @@ class GDRegressor(RegressorMixin, BaseGD):
                         X, sw, Y, self.fit_intercept
                     )
                     if full:
-                        whiten = whitening(gram[:d, :d], self._l2() / scale**2)
+                        whiten = whitening(
+                            gram[:d, :d], self._strengths().l2 / scale**2
+                        )
                 else:
                     mean, scale = weighted_mean_scale(X, sw, center=self.fit_intercept)
                 if self.solver in ADAPTIVE_SOLVERS:
@@ -577,7 +583,7 @@ class GDRegressor(RegressorMixin, BaseGD):
             # (a stream of chunks) leave it to the optimizer
             same_data = _same_data(self._stats_key, _data_key(X, Y, sw))
         whiten = self._x_whiten
-        if whiten is not None and self._l1():
+        if whiten is not None and self._strengths().l1:
             whiten = None  # a warm start switched to an L1 penalty
         model = LinearModel(
             X.shape[1],
@@ -623,7 +629,7 @@ class GDRegressor(RegressorMixin, BaseGD):
             return None
         return self._exact_stats(model)
 
-    def _averaging(self, full_batch, incremental, schedule):
+    def _averaging(self, full_batch, incremental):
         if full_batch or incremental or self.early_stopping or not self.average:
             return False
         if self.average == "auto":
@@ -656,14 +662,10 @@ class GDRegressor(RegressorMixin, BaseGD):
         shares = self._certified_shares(run, theta)
         return None if shares is None else float(np.max(shares))
 
-    def _l1(self) -> float:
-        ratio = {"l2": 0.0, "l1": 1.0, None: 0.0}.get(self.penalty, self.l1_ratio)
-        return self.alpha * ratio if self.penalty is not None else 0.0
-
-    def _l2(self) -> float:
-        if self.penalty is None:
-            return 0.0
-        return self.alpha - self._l1()
+    def _strengths(self) -> ElasticNet:
+        """The penalty's L1 and L2 strengths (``.l1``, ``.l2``), as the loop
+        builds them."""
+        return make_penalty(self.penalty, self.alpha, self.l1_ratio, 0)
 
     def _can_whiten(self, X, sw) -> bool:
         """Whether the full (whitening) preconditioner applies: dense data,
@@ -673,7 +675,7 @@ class GDRegressor(RegressorMixin, BaseGD):
         return (
             self.precondition is True
             and not sp.issparse(X)
-            and not self._l1()
+            and not self._strengths().l1
             and d <= _MAX_WHITEN
             and d < np.count_nonzero(sw)
         )
@@ -801,10 +803,10 @@ class GDRegressor(RegressorMixin, BaseGD):
         """The Hessian of the objective in the coefficients, and the
         intercept when it is optimized (one target, unit ``out_scale``), in
         the solver's coordinates, on the rows at hand: one pass over dense
-        ``X`` (at most 1000 features, so its eigenvalues stay cheap); None
-        otherwise."""
+        ``X`` (at most 1000 features and 1e10 multiply-adds, so that the
+        check stays cheap next to the fit); None otherwise."""
         d = model.n_features
-        if sp.issparse(X) or d > _MAX_WHITEN:
+        if sp.issparse(X) or d > _MAX_WHITEN or X.shape[0] * d * d > _HESSIAN_FLOPS:
             return None
         m, s = model.mean / model.scale, 1.0 / model.scale
         H = standardized_gram(X, sw, m, s)

@@ -232,12 +232,6 @@ def _row_blocks(X: Any):
         yield start, X[start : start + step]
 
 
-def _chunks(X: Any, dtype=np.float64):
-    """Row blocks of ``X`` as dense arrays of ``dtype``."""
-    for start, block in _row_blocks(X):
-        yield start, np.asarray(block, dtype=dtype)
-
-
 def standardized_gram(
     X: Array, sw: Array, m: Array, s: Array, Y: Array | None = None
 ) -> Array:
@@ -251,23 +245,37 @@ def standardized_gram(
     numpy hands to BLAS as a symmetric rank-k update (half the flops of a
     general product). Weighting never copies X whole.
     """
+    G = _block_moments(X, sw, s, m, Y, 0.0)
+    G[X.shape[1], X.shape[1]] = 1.0  # the mean of the ones column, exactly
+    return G
+
+
+def _block_moments(
+    X: Array, sw: Array, scale: Any, shift: Any, Y: Array | None, y_shift: Any
+) -> Array:
+    """``E_w[u u^T]`` over the rows ``u = [x * scale - shift, 1, y - y_shift]``
+    (``scale`` None: no scaling)
+    of dense ``X`` (and ``Y``), in float64, block by block: each block is
+    scaled by the square root of its weights and multiplied by its own
+    transpose (a symmetric rank-k product); X is never copied whole."""
     d = X.shape[1]
     k = 0 if Y is None else Y.shape[1]
-    total = float(np.sum(sw, dtype=np.float64))
-    G = np.zeros((d + 1 + k, d + 1 + k))
-    for start, block in _chunks(X):
+    M = np.zeros((d + 1 + k, d + 1 + k))
+    for start, block in _row_blocks(X):
         rows = block.shape[0]
-        Z = np.empty((rows, d + 1 + k))
-        np.multiply(block, s, out=Z[:, :d])
-        Z[:, :d] -= m
-        Z[:, d] = 1.0
+        U = np.empty((rows, d + 1 + k))
+        if scale is None:
+            np.subtract(block, shift, out=U[:, :d])
+        else:
+            np.multiply(block, scale, out=U[:, :d])
+            U[:, :d] -= shift
+        U[:, d] = 1.0
         if Y is not None:
-            Z[:, d + 1 :] = Y[start : start + rows]
-        Z *= np.sqrt(np.asarray(sw[start : start + rows], dtype=np.float64))[:, None]
-        G += Z.T @ Z
-    G /= total
-    G[d, d] = 1.0  # the mean of the ones column, exactly
-    return G
+            np.subtract(Y[start : start + rows], y_shift, out=U[:, d + 1 :])
+        U *= np.sqrt(np.asarray(sw[start : start + rows], dtype=np.float64))[:, None]
+        M += U.T @ U
+    M /= float(np.sum(sw, dtype=np.float64))
+    return M
 
 
 def moments(
@@ -286,20 +294,10 @@ def moments(
     symmetric rank-k product).
     """
     d, k = X.shape[1], Y.shape[1]
-    total = float(np.sum(sw, dtype=np.float64))
     first = next(_row_blocks(X))[1]
     cx = np.asarray(first, dtype=np.float64).mean(axis=0)
     cy = np.asarray(Y[: first.shape[0]], dtype=np.float64).mean(axis=0)
-    M = np.zeros((d + 1 + k, d + 1 + k))
-    for start, block in _row_blocks(X):
-        rows = block.shape[0]
-        U = np.empty((rows, d + 1 + k))
-        np.subtract(block, cx, out=U[:, :d])
-        U[:, d] = 1.0
-        np.subtract(Y[start : start + rows], cy, out=U[:, d + 1 :])
-        U *= np.sqrt(np.asarray(sw[start : start + rows], dtype=np.float64))[:, None]
-        M += U.T @ U
-    M /= total
+    M = _block_moments(X, sw, None, cx, Y, cy)
     # shifted moments -> central ones (delta: the means minus the shifts)
     delta = M[:, d].copy()
     delta[d] = 0.0

@@ -1,7 +1,8 @@
 """skgd: scikit-learn estimators trained by gradient descent."""
 
 from skgd._linear import GDRegressor
+from skgd._linear_classifier import GDClassifier
 from skgd._mlp import GDMLPClassifier
 
-__all__ = ["GDMLPClassifier", "GDRegressor", "__version__"]
+__all__ = ["GDClassifier", "GDMLPClassifier", "GDRegressor", "__version__"]
 __version__ = "0.1.0"

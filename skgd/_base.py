@@ -215,6 +215,11 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
     def _initial_theta(self, model, X, Y, sw, rng) -> Array:
         return model.init(rng, X.dtype)
 
+    def _loss(self):
+        """The loss, a ``value_and_grad(raw, Y, sw, total=None)`` function of
+        the raw output: by default the one the output activation implies."""
+        return LOSSES[self.out_activation_]
+
     def _resolve_learning_rate(self, model, penalty, X, sw, batch_size: int) -> float:
         return float(self.learning_rate_init)
 
@@ -444,7 +449,7 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
             name = self._auto_schedule(full_batch)
         return _Run(
             model=model,
-            loss=LOSSES[self.out_activation_],
+            loss=self._loss(),
             penalty=penalty,
             optimizer=make_optimizer(self.solver, params, model.n_penalized),
             schedule=make_schedule(name, progress.learning_rate, params),

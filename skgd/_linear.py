@@ -1,5 +1,7 @@
 """GDRegressor: linear least squares with elastic-net penalties, by gradient descent."""
 
+from functools import partial
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import RegressorMixin
@@ -7,34 +9,16 @@ from sklearn.metrics import r2_score
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
 
-from skgd._base import BaseGD
 from skgd._data import LeastSquaresStats
 from skgd._docstrings import fill_doc
+from skgd._linear_base import _MAX_WHITEN, _LinearBase
+from skgd._losses import huber, squared_error
 from skgd._models import (
-    LinearModel,
-    moments,
     standardized_gram,
-    weighted_mean_scale,
-    whitening,
 )
 from skgd._optimizers import ADAPTIVE_SOLVERS
-from skgd._penalties import ElasticNet, make_penalty
 from skgd._validation import Interval, Real, StrOptions, _fit_context, validate_data
 
-# 'auto' rates of the adaptive solvers, whose step does not scale with the
-# curvature (Adam moves each coordinate by about lr per step), in units of the
-# targets' deviations; Adagrad's steps shrink as 1 / sqrt(t), and Adadelta's
-# first step is the rate times sqrt(epsilon) (1e-4 at Zeiler's rate 1: too
-# slow a start for the no-improvement rule)
-_ADAPTIVE_AUTO_LR = {
-    "adam": 0.01,
-    "adamw": 0.01,
-    "rmsprop": 0.01,
-    "adagrad": 0.1,
-    "adadelta": 10.0,
-}
-# the full preconditioner's d x d matrices are built for at most this many features
-_MAX_WHITEN = 1000
 # the end-of-fit check builds the Hessian on the rows at hand only below this
 # many multiply-adds (about half a second): it must not cost more than a fit
 _HESSIAN_FLOPS = 1e10
@@ -44,7 +28,7 @@ _R2_SLACK = 1e-3
 
 
 @fill_doc
-class GDRegressor(RegressorMixin, BaseGD):
+class GDRegressor(RegressorMixin, _LinearBase):
     """Linear regression trained by gradient descent, SGD or Adam.
 
     Minimizes the elastic-net objective of :class:`~sklearn.linear_model.ElasticNet`
@@ -55,6 +39,22 @@ class GDRegressor(RegressorMixin, BaseGD):
 
     Parameters
     ----------
+    loss : {'squared_error', 'huber'}, default='squared_error'
+        The loss of the residuals ``r = y - X W - b``: half the squared error,
+        or the Huber loss, ``r**2 / 2`` for ``|r| <= huber_epsilon`` and
+        ``huber_epsilon * |r| - huber_epsilon**2 / 2`` beyond, which fits
+        the bulk of the data by least squares and lets outliers pull only
+        linearly (``SGDRegressor(loss='huber')``'s loss). The closed-form
+        intercept, the sufficient statistics (``precompute``), the stopping
+        certificate of ``average`` and the end-of-fit R² checks are those of
+        least squares, used with 'squared_error' only.
+
+    huber_epsilon : float, default=0.1
+        The threshold of the Huber loss, in the unit of ``y`` (not rescaled:
+        ``SGDRegressor``'s ``epsilon``, not ``HuberRegressor``'s). Named
+        apart from ``epsilon``, the adaptive solvers' stability constant.
+        Only used when ``loss='huber'``.
+
     solver : {'gd', 'sgd', 'adam', 'adamw', 'rmsprop', 'adagrad', \
 'adadelta'}, default='gd'
         The optimizer. 'gd' takes one step per epoch on the whole data set (full
@@ -177,8 +177,10 @@ class GDRegressor(RegressorMixin, BaseGD):
         objective did not decrease by ``tol`` times its starting value
         (``var(y) / 2``, the best constant's), and then cut the rate (see
         ``learning_rate``) or stop. With early stopping, the validation R²
-        must increase by ``tol``. None runs exactly ``max_iter`` epochs, with
-        no stopping rule and no ``ConvergenceWarning``.
+        must increase by ``tol``. With ``loss='huber'`` the objective's unit
+        is its starting value (the mean's Huber loss) and the gradient's
+        ``min(std(y), huber_epsilon)``. None runs exactly ``max_iter`` epochs,
+        with no stopping rule and no ``ConvergenceWarning``.
 
     %(n_iter_no_change)s
 
@@ -306,7 +308,10 @@ class GDRegressor(RegressorMixin, BaseGD):
     ``LinearRegression()``, 'l2' matches ``Ridge(alpha=alpha * n_samples)``,
     'l1' matches ``Lasso(alpha=alpha)`` and 'elasticnet' matches
     ``ElasticNet(alpha=alpha, l1_ratio=l1_ratio)``. Normalizing by the sum of
-    the weights makes a weight of 2 the same as a repeated row.
+    the weights makes a weight of 2 the same as a repeated row. With
+    ``loss='huber'`` each squared residual ``r**2 / 2`` is replaced by its Huber
+    loss (see ``loss``), the objective of ``SGDRegressor(loss='huber',
+    epsilon=huber_epsilon, alpha=alpha)`` (with its ``penalty``).
 
     One step on the parameter vector ``theta`` with gradient ``g`` of the
     smooth part, momentum ``mu`` and velocity ``v`` (the previous
@@ -359,21 +364,18 @@ class GDRegressor(RegressorMixin, BaseGD):
     """
 
     _parameter_constraints: dict = {
-        **BaseGD._parameter_constraints,
-        "fit_intercept": ["boolean"],
-        "precondition": ["boolean", StrOptions({"diagonal"})],
+        **_LinearBase._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "huber"})],
+        "huber_epsilon": [Interval(Real, 0, None, closed="neither")],
         "precompute": ["boolean", StrOptions({"auto"})],
-        "average": ["boolean", StrOptions({"auto"})],
-        "learning_rate_init": [
-            StrOptions({"auto"}),
-            Interval(Real, 0, None, closed="neither"),
-        ],
     }
     _y_numeric = True
 
     def __init__(
         self,
         *,
+        loss="squared_error",
+        huber_epsilon=0.1,
         solver="gd",
         learning_rate_init="auto",
         learning_rate="auto",
@@ -411,6 +413,8 @@ class GDRegressor(RegressorMixin, BaseGD):
         warm_start=False,
         verbose=0,
     ):
+        self.loss = loss
+        self.huber_epsilon = huber_epsilon
         self.solver = solver
         self.learning_rate_init = learning_rate_init
         self.learning_rate = learning_rate
@@ -538,105 +542,64 @@ class GDRegressor(RegressorMixin, BaseGD):
             )
         return Y, sw
 
-    def _make_model(self, X, Y, sw, *, reset):
-        if reset:
-            mean = scale = out = whiten = gram = gram_y_mean = None
-            # per-target weighted deviations (root mean squares without
-            # intercept, whose targets are not centered; 1 for a zero target)
-            Yc = Y - np.average(Y, 0, sw) if self.fit_intercept else Y
-            y_std = np.sqrt(np.average(Yc**2, 0, sw))
-            self._y_std = np.where(y_std > 0, y_std, 1.0).astype(np.float64)
-            if self.precondition:
-                full = self._can_whiten(X, sw)
-                if full or self._precompute_wanted(X):
-                    # one pass for the statistics, the preconditioner and the
-                    # sufficient statistics of least squares
-                    d = X.shape[1]
-                    mean, scale, gram_y_mean, gram = moments(
-                        X, sw, Y, self.fit_intercept
-                    )
-                    if full:
-                        whiten = whitening(
-                            gram[:d, :d], self._strengths().l2 / scale**2
-                        )
-                else:
-                    mean, scale = weighted_mean_scale(X, sw, center=self.fit_intercept)
-                if self.solver in ADAPTIVE_SOLVERS:
-                    # these rules move every coordinate by about the rate: in
-                    # units of each target's deviation that step suits every
-                    # target
-                    out = self._y_std
-            self._x_mean, self._x_scale, self._y_scale = mean, scale, out
-            self._x_whiten = whiten
-            if gram is not None:
-                # the key's column sums are the moments' means times the
-                # weight: no extra pass (later calls compare to 1e-12)
-                d, total = X.shape[1], float(np.sum(sw, dtype=np.float64))
-                raw_y = gram_y_mean if self.fit_intercept else gram[d, d + 1 :]
-                self._stats_key = (X.shape, total, mean * total, raw_y * total)
-            else:
-                self._stats_key = _data_key(X, Y, sw)
-            same_data = True
-        else:
-            # a warm start or later partial_fit call on the rows the statistics
-            # came from keeps the intercept at its closed form; other rows
-            # (a stream of chunks) leave it to the optimizer
-            same_data = _same_data(self._stats_key, _data_key(X, Y, sw))
-        whiten = self._x_whiten
-        if whiten is not None and self._strengths().l1:
-            whiten = None  # a warm start switched to an L1 penalty
-        model = LinearModel(
-            X.shape[1],
-            Y.shape[1],
-            self.fit_intercept,
-            self._x_mean,
-            self._x_scale,
-            self._y_scale,
-            # centered on these rows, least squares puts c at mean(y) exactly
-            fixed_intercept=same_data and bool(self.precondition),
-            whiten=whiten,
-        )
-        if reset:
-            self._stats = None if gram is None else (gram, gram_y_mean)
-        # the statistics describe these rows: a warm start or later
-        # partial_fit call on them continues from them (bit for bit)
-        model.on_stats_rows = same_data
-        if same_data and self._stats is not None:
-            d = X.shape[1]
-            model.gram = self._stats[0][: d + 1, : d + 1]
-        return model
+    @property
+    def _closed_form_intercept(self):
+        return self.loss == "squared_error"
 
-    def _precompute_wanted(self, X) -> bool:
-        """Whether 'gd' should take its epochs from the Gram matrix even
-        where the full preconditioner does not compute it anyway."""
-        return self.precompute is True and self.solver == "gd" and not sp.issparse(X)
+    def _loss(self):
+        if self.loss == "huber":
+            return partial(huber, epsilon=float(self.huber_epsilon))
+        return squared_error
+
+    def _output_scale(self, Y, sw):
+        # per-target weighted deviations (root mean squares without
+        # intercept, whose targets are not centered; 1 for a zero target)
+        Yc = Y - np.average(Y, 0, sw) if self.fit_intercept else Y
+        y_std = np.sqrt(np.average(Yc**2, 0, sw))
+        self._y_std = np.where(y_std > 0, y_std, 1.0).astype(np.float64)
+        # the adaptive rules move every coordinate by about the rate: in
+        # units of each target's deviation that step suits every target
+        return self._y_std if self.solver in ADAPTIVE_SOLVERS else None
+
+    def _start_intercept(self, Y, sw):
+        return np.average(Y, axis=0, weights=sw)
+
+    def _rate_unit(self):
+        # in units of the targets' deviations when preconditioned
+        return 1.0 if self._y_scale is not None else float(self._y_std.mean())
+
+    def _wants_gram(self, X):
+        # 'gd' takes its epochs from the Gram matrix even where the full
+        # preconditioner does not compute it anyway
+        return (
+            self.precompute is True
+            and self.solver == "gd"
+            and self.loss == "squared_error"
+            and not sp.issparse(X)
+        )
 
     def _exact_stats(self, model):
         """The sufficient statistics of the rows at hand, or None: they
         describe the rows of the first call, with the intercept at its
         closed form."""
         stats = getattr(self, "_stats", None)
-        if stats is None or not model.on_stats_rows:
+        if stats is None or not model.on_stats_rows or self.loss != "squared_error":
             return None
         if model.fit_intercept and not model.fixed_intercept:
             return None
         return LeastSquaresStats(model, *stats)
 
     def _full_batch_stats(self, model):
+        if self.precompute is True and self.loss != "squared_error":
+            raise ValueError(
+                "precompute=True needs loss='squared_error': the Gram matrix "
+                f"gives the least-squares objective only, not loss={self.loss!r}."
+            )
         # 'auto' uses them where they were computed anyway, for the full
         # preconditioner
         if not self.precompute or (self.precompute == "auto" and model.whiten is None):
             return None
         return self._exact_stats(model)
-
-    def _averaging(self, full_batch, incremental):
-        if full_batch or incremental or self.early_stopping or not self.average:
-            return False
-        if self.average == "auto":
-            # tol=None asks for plain epochs; 'auto' averages where it also
-            # picks the schedule
-            return self.learning_rate == "auto" and self.tol is not None
-        return True
 
     def _certified_shares(self, run, theta):
         """Per target, the share of its variance the training objective at
@@ -662,79 +625,19 @@ class GDRegressor(RegressorMixin, BaseGD):
         shares = self._certified_shares(run, theta)
         return None if shares is None else float(np.max(shares))
 
-    def _strengths(self) -> ElasticNet:
-        """The penalty's L1 and L2 strengths (``.l1``, ``.l2``), as the loop
-        builds them."""
-        return make_penalty(self.penalty, self.alpha, self.l1_ratio, 0)
-
-    def _can_whiten(self, X, sw) -> bool:
-        """Whether the full (whitening) preconditioner applies: dense data,
-        no L1 part (its proximal step needs per-coordinate weights), and a
-        Gram matrix that is small and of full rank."""
-        d = X.shape[1]
-        return (
-            self.precondition is True
-            and not sp.issparse(X)
-            and not self._strengths().l1
-            and d <= _MAX_WHITEN
-            and d < np.count_nonzero(sw)
-        )
-
-    def _initial_theta(self, model, X, Y, sw, rng):
-        theta = model.init(rng, X.dtype)
-        if self.fit_intercept:
-            # starting at the weighted mean of y removes the intercept's slow mode
-            y_mean = np.average(Y, axis=0, weights=sw)
-            theta[model.n_penalized :] = model.intercept_at(y_mean, X.dtype)
-        return theta
-
-    def _resolve_learning_rate(self, model, penalty, X, sw, batch_size):
-        if self.learning_rate_init != "auto":
-            return float(self.learning_rate_init)
-        if self.solver in ADAPTIVE_SOLVERS:
-            # a step of about the rate per coordinate, in units of the target's
-            # deviation when preconditioned
-            scaled = self._y_scale is not None
-            lr = _ADAPTIVE_AUTO_LR[self.solver]
-            return lr * (1.0 if scaled else float(self._y_std.mean()))
-        n, b = int(np.count_nonzero(sw)), batch_size
-        L, L_max = model.curvature(X, sw, penalty.l2, row_max=b < n)
-        L_max += penalty.curvature
-        if 1 < b < n:
-            L = (n * (b - 1) * L + (n - b) * L_max) / (b * (n - 1))
-        elif b == 1 < n:
-            L = L_max
-        lr = 1.0 / L if L > 0 else 1.0
-        if self.solver == "sgd":
-            # momentum multiplies the long-run step by 1 / (1 - momentum); full
-            # batches ('gd') afford the larger step thanks to the restarts
-            lr *= 1.0 - self.momentum
-        return lr
-
-    def _auto_schedule(self, full_batch):
-        # a constant rate leaves mini-batch steps at their noise floor; 'gd'
-        # converges at a constant rate
-        return "constant" if full_batch else "adaptive"
-
     def _tol_units(self, start, X, Y, sw):
         # the best constant's objective, var(y) / 2 (summed over targets): tol
         # is relative to it (a share of R²), and the gradient's to std(y)
         unit = 0.5 * float(np.sum(_variances(Y, sw)))
         if not (np.isfinite(unit) and unit > 0):
             return 1.0, 1.0
-        return unit, float(np.sqrt(2.0 * unit))
-
-    def _grad_unit(self, model):
-        # in units of std(y) per target, a gradient entry of target o carries
-        # out_o**2 (the parameter's unit times the residual's): epsilon, a
-        # guard against dividing by zero, must not depend on the unit of y
-        if self._y_scale is None:
-            return 1.0
-        out2 = model.out_scale**2
-        unit = np.tile(out2, model.n_features)
-        if model.fit_intercept:
-            unit = np.concatenate([unit, out2])
-        return unit
+        grad_unit = float(np.sqrt(2.0 * unit))
+        if self.loss == "huber":
+            # the objective of the start (the mean): the Huber loss is linear
+            # beyond huber_epsilon, which also bounds its gradient
+            unit = start if np.isfinite(start) and start > 0 else unit
+            grad_unit = min(grad_unit, float(self.huber_epsilon))
+        return unit, grad_unit
 
     def _decay_scale(self):
         # without targets in units of their deviation, the 'auto' rate of the
@@ -755,7 +658,7 @@ class GDRegressor(RegressorMixin, BaseGD):
         # form). Whitened, on the rows of the statistics, H is the identity
         # and the statistics give it without a pass over the rows.
         model, penalty = run.model, run.penalty
-        if not self.precondition or penalty.l1:
+        if not self.precondition or penalty.l1 or self.loss != "squared_error":
             return None
         X, Y, sw = train
         share = self._certified_shares(run, theta)
@@ -818,6 +721,10 @@ class GDRegressor(RegressorMixin, BaseGD):
         return H if model.fit_intercept and not model.fixed_intercept else H[:d, :d]
 
     def _worse_than_constant(self, raw, Y, sw):
+        if self.loss != "squared_error":
+            # a robust fit may trail the mean in squared error: its own
+            # objective is checked against the start (the mean) instead
+            return None
         # per target: a uniform average can hide one target far below 0
         r2 = np.atleast_1d(r2_score(Y, raw, sample_weight=sw, multioutput="raw_values"))
         bad = np.flatnonzero(r2 < -_R2_SLACK)
@@ -829,41 +736,15 @@ class GDRegressor(RegressorMixin, BaseGD):
             "predicting the mean"
         )
 
-    def _pack(self, model, dtype):
-        W = np.asarray(self.coef_).reshape(-1, self.n_features_in_).T
-        return model.from_coef(W, self.intercept_, dtype)
-
     def _unpack(self, model, theta):
-        W, b = model.coef(theta)
+        super()._unpack(model, theta)
         if self._y_ndim == 1:
-            self.coef_, self.intercept_ = W[:, 0].copy(), b[0].copy()
-        else:
-            self.coef_, self.intercept_ = W.T.copy(), b.copy()
+            self.coef_, self.intercept_ = self.coef_[0].copy(), self.intercept_[0]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
-
-
-def _data_key(X, Y, sw) -> tuple:
-    """What identifies the training rows: their count, weight sum and the
-    weighted column sums of ``X`` and ``Y`` (one pass over ``X``)."""
-    sw64 = np.asarray(sw, dtype=np.float64)
-    return (
-        X.shape,
-        float(sw64.sum()),
-        np.asarray(X.T @ sw).ravel().astype(np.float64),
-        Y.T.astype(np.float64) @ sw64,
-    )
-
-
-def _same_data(a: tuple | None, b: tuple) -> bool:
-    if a is None or a[0] != b[0]:
-        return False
-    return all(
-        np.allclose(u, v, rtol=1e-12, atol=0) for u, v in zip(a[1:], b[1:], strict=True)
-    )
 
 
 def _variances(Y, sw) -> np.ndarray:

@@ -72,6 +72,39 @@ def log_loss(
     return value, grad
 
 
+def huber(
+    raw: Array, y: Array, sw: Array, total: float | None = None, *, epsilon: float
+) -> tuple[float, Array]:
+    """Huber loss with a fixed threshold ``epsilon``, summed over outputs:
+    ``0.5 * r**2`` for ``|r| <= epsilon``, ``epsilon * |r| - 0.5 * epsilon**2``
+    beyond (``r = raw - y``; :class:`~sklearn.linear_model.SGDRegressor`'s)."""
+    total = sw.sum() if total is None else total
+    r = raw - y
+    # the gradient in r is r clipped to [-epsilon, epsilon]; the loss is
+    # psi * (r - psi / 2), which is both branches at once
+    psi = np.clip(r, -epsilon, epsilon)
+    per_sample = np.einsum("ij,ij->i", psi, r - 0.5 * psi)
+    value = _weighted_mean(per_sample, sw, total)
+    psi *= (sw / total)[:, None]
+    return value, psi
+
+
+def squared_hinge(
+    raw: Array, y: Array, sw: Array, total: float | None = None
+) -> tuple[float, Array]:
+    """Squared hinge of one-vs-rest margins, summed over columns:
+    ``max(0, 1 - s * raw)**2`` with ``s = 2 y - 1`` in {-1, +1}
+    (:class:`~sklearn.svm.LinearSVC`'s loss)."""
+    total = sw.sum() if total is None else total
+    s = 2.0 * y - 1.0
+    slack = np.maximum(1.0 - s * raw, 0.0)
+    value = _weighted_mean(np.einsum("ij,ij->i", slack, slack), sw, total)
+    grad = slack
+    grad *= s
+    grad *= (-2.0 * sw / total)[:, None]
+    return value, grad
+
+
 LOSSES: dict[str, LossFn] = {
     "identity": squared_error,
     "logistic": binary_log_loss,

@@ -10,7 +10,7 @@ import pytest
 from _reliability import ESTIMATORS, fit_quietly, make_data, make_estimator, split_rows
 from sklearn.utils import check_random_state
 
-import skgd._linear
+import skgd._linear_base
 from skgd._models import MLP, LinearModel
 from skgd._optimizers import SOLVERS
 
@@ -28,13 +28,13 @@ def _record_rows(monkeypatch, cls):
 
     monkeypatch.setattr(cls, "backward", backward)
     if cls is LinearModel:
-        original_moments = skgd._linear.moments
+        original_moments = skgd._linear_base.moments
 
         def moments(X_, *args, **kwargs):
             rows.update(r.tobytes() for r in np.asarray(X_))
             return original_moments(X_, *args, **kwargs)
 
-        monkeypatch.setattr(skgd._linear, "moments", moments)
+        monkeypatch.setattr(skgd._linear_base, "moments", moments)
     return rows
 
 

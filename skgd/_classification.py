@@ -1,0 +1,178 @@
+"""The targets of the classifiers: labels, class weights, stratified
+validation and accuracy, shared by :class:`~skgd.GDClassifier` and
+:class:`~skgd.GDMLPClassifier`.
+
+The labels are encoded by a :class:`~sklearn.preprocessing.LabelBinarizer`:
+one column of 0/1 for two classes, one-hot columns for more, the indicator
+matrix itself for multilabel targets. A column's raw output is a logit or a
+margin, positive for the class (label) it stands for.
+"""
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import column_or_1d
+
+from skgd._base import _warn
+from skgd._validation import rescale_weights
+
+
+class _ClassTargets:
+    """Hooks of :class:`~skgd._base.BaseGD` for class labels."""
+
+    # whether multilabel indicator targets are accepted
+    _accepts_multilabel = True
+
+    def _check_partial_fit_classes(self, y, classes):
+        """The ``classes`` of a ``partial_fit`` call, checked."""
+        if self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' is not supported by partial_fit: the "
+                "class frequencies of the whole data are unknown. Pass a dict."
+            )
+        if classes is None and not hasattr(self, "classes_"):
+            if self._accepts_multilabel and type_of_target(y).startswith("multilabel"):
+                return np.arange(np.shape(y)[1])
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        return classes
+
+    def _validate_targets(self, y, sw, dtype, *, reset, classes, warm=False):
+        check_classification_targets(y)
+        multilabel = type_of_target(y).startswith("multilabel")
+        if multilabel and not self._accepts_multilabel:
+            raise ValueError(
+                f"{type(self).__name__} does not support multilabel targets; "
+                "wrap it in sklearn.multioutput.MultiOutputClassifier."
+            )
+        if not multilabel:
+            y = column_or_1d(y, warn=True)
+        if reset:
+            self._set_classes(y, classes, multilabel)
+        elif classes is not None and not np.array_equal(
+            np.unique(classes), self.classes_
+        ):
+            raise ValueError(
+                f"classes={np.unique(classes)!r} differs from the classes of the "
+                f"first call to partial_fit, {self.classes_!r}."
+            )
+        if multilabel != self._multilabel:
+            raise ValueError("y switched between multilabel and single-label targets.")
+        if warm and not multilabel and not np.array_equal(np.unique(y), self.classes_):
+            # MLPClassifier's rule: partial_fit takes subsets, a warm fit not
+            raise ValueError(
+                "warm_start can only be used where y has the same classes as "
+                f"in the previous call to fit. Previously got {self.classes_!r}, "
+                f"y has {np.unique(y)!r}."
+            )
+        if not multilabel:
+            unseen = np.setdiff1d(np.unique(y), self.classes_)
+            if unseen.size:
+                raise ValueError(
+                    f"y contains labels {unseen!r} not in classes_ {self.classes_!r}."
+                )
+        Y = self._label_binarizer.transform(y).astype(dtype, copy=False)
+        if self.class_weight is not None:
+            sw = self._class_weighted(y, sw, dtype, multilabel)
+        return Y, sw
+
+    def _class_weighted(self, y, sw, dtype, multilabel):
+        """The sample weights times the class weights."""
+        if multilabel:
+            raise ValueError("class_weight is not supported for multilabel y.")
+        if isinstance(self.class_weight, dict):
+            bad = {
+                k: w
+                for k, w in self.class_weight.items()
+                if not (np.isfinite(w) and w >= 0)
+            }
+            if bad:
+                raise ValueError(
+                    f"class_weight must hold finite, non-negative weights; got {bad!r}."
+                )
+        # in float64, each factor brought near 1 first: extreme class
+        # weights neither overflow nor underflow (only ratios matter)
+        cw = rescale_weights(compute_sample_weight(self.class_weight, y), np.float64)
+        sw64 = rescale_weights(sw.astype(np.float64), np.float64) * cw
+        sw = rescale_weights(sw64, dtype).astype(dtype, copy=False)
+        if not sw.sum() > 0:
+            raise ValueError(
+                "class_weight and sample_weight give every sample weight 0."
+            )
+        return sw
+
+    def _set_classes(self, y, classes, multilabel):
+        lb = LabelBinarizer()
+        lb.fit(y if classes is None or multilabel else classes)
+        if not multilabel and lb.classes_.size < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes; the "
+                f"data contains only one class: {lb.classes_[0]!r}."
+            )
+        self._label_binarizer = lb
+        self._multilabel = multilabel
+        self.classes_ = lb.classes_
+
+    @property
+    def _one_hot(self) -> bool:
+        """Whether the columns are the one-hot classes of one label."""
+        return not self._multilabel and len(self.classes_) > 2
+
+    def _labels_from_raw(self, raw):
+        if self._multilabel:
+            return (raw > 0).astype(int)
+        if raw.shape[1] == 1:
+            return self.classes_[(raw[:, 0] > 0).astype(int)]
+        return self.classes_[np.argmax(raw, axis=1)]
+
+    def _split_validation(self, Y, rng):
+        if self._multilabel:
+            return super()._split_validation(Y, rng)
+        labels = np.argmax(Y, axis=1) if Y.shape[1] > 1 else Y[:, 0].astype(int)
+        counts = np.bincount(labels, minlength=len(self.classes_))
+        index = np.arange(Y.shape[0])
+        rare = self.classes_[(counts > 0) & (counts < 2)].tolist()
+        if not rare:
+            try:
+                tr, va = train_test_split(
+                    index,
+                    test_size=self.validation_fraction,
+                    stratify=labels,
+                    random_state=rng,
+                )
+                return tr, va
+            except ValueError as exc:
+                reason = str(exc)
+        else:
+            reason = f"class(es) {rare!r} have fewer than 2 members"
+        _warn(
+            f"Early stopping cannot stratify the validation split ({reason}); "
+            "using a plain random split.",
+            UserWarning,
+        )
+        return super()._split_validation(Y, rng)
+
+    def _score_raw(self, raw, Y, sw):
+        if self._one_hot:
+            correct = np.argmax(raw, axis=1) == np.argmax(Y, axis=1)
+        else:
+            correct = np.all((raw > 0) == (Y > 0.5), axis=1)
+        return float(np.average(correct, weights=sw))
+
+    def _null_score(self, Y, sw):
+        # the best constant prediction is the most frequent row of Y: the
+        # majority class, or the most frequent label set (weights included)
+        _, row = np.unique(Y > 0.5, axis=0, return_inverse=True)
+        return float(np.bincount(row.ravel(), weights=sw).max() / sw.sum())
+
+    def _worse_than_constant(self, raw, Y, sw):
+        score, null = self._score_raw(raw, Y, sw), self._null_score(Y, sw)
+        # the tolerance absorbs the summation order of two equal weighted sums
+        if score >= null - 1e-9:
+            return None
+        what = "label set" if self._multilabel else "class"
+        return (
+            f"the training accuracy {score:.4g} is below the {null:.4g} of always "
+            f"predicting the most frequent {what}"
+        )

@@ -1,0 +1,255 @@
+"""What the linear estimators share: the preconditioned linear model, its
+start and its 'auto' rates.
+
+:class:`~skgd.GDRegressor` and :class:`~skgd.GDClassifier` differ in their
+targets and loss only; the change of variables (centering, scaling,
+whitening), the 'auto' learning rate from the curvature, averaging and the
+layout of ``coef_`` live here, behind a few hooks:
+
+- ``_closed_form_intercept``: least squares, whose intercept is set at the
+  weighted mean of the targets rather than optimized;
+- ``_output_scale(Y, sw)``: the unit the coefficients are measured in, per
+  output (the targets' deviations for a regressor's adaptive solvers);
+- ``_start_intercept(Y, sw)``: the intercepts of the best constant model;
+- ``_loss_curvature()``: the largest second derivative of the loss in the
+  raw output, which turns the curvature of least squares into the loss's;
+- ``_rate_unit()``: the factor on the adaptive solvers' 'auto' rates.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from skgd._base import BaseGD
+from skgd._models import LinearModel, moments, weighted_mean_scale, whitening
+from skgd._optimizers import ADAPTIVE_SOLVERS
+from skgd._penalties import ElasticNet, make_penalty
+from skgd._validation import Interval, Real, StrOptions
+
+# 'auto' rates of the adaptive solvers, whose step does not scale with the
+# curvature (Adam moves each coordinate by about lr per step), in units of the
+# coefficients (for a regressor: of the targets' deviations); Adagrad's steps
+# shrink as 1 / sqrt(t), and Adadelta's first step is the rate times
+# sqrt(epsilon) (1e-4 at Zeiler's rate 1: too slow a start for the
+# no-improvement rule)
+_ADAPTIVE_AUTO_LR = {
+    "adam": 0.01,
+    "adamw": 0.01,
+    "rmsprop": 0.01,
+    "adagrad": 0.1,
+    "adadelta": 10.0,
+}
+# the full preconditioner's d x d matrices are built for at most this many features
+_MAX_WHITEN = 1000
+
+
+class _LinearBase(BaseGD):
+    """Base of the linear estimators: ``raw = X @ W + b`` in preconditioned
+    coordinates (see :class:`~skgd._models.LinearModel`)."""
+
+    _parameter_constraints: dict = {
+        **BaseGD._parameter_constraints,
+        "fit_intercept": ["boolean"],
+        "precondition": ["boolean", StrOptions({"diagonal"})],
+        "average": ["boolean", StrOptions({"auto"})],
+        "learning_rate_init": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, None, closed="neither"),
+        ],
+    }
+
+    # ------------------------------------------------------------ sub-hooks
+    @property
+    def _closed_form_intercept(self) -> bool:
+        return False
+
+    def _output_scale(self, Y, sw) -> np.ndarray | None:
+        return None
+
+    def _start_intercept(self, Y, sw) -> np.ndarray:
+        return np.zeros(Y.shape[1])
+
+    def _loss_curvature(self) -> float:
+        return 1.0
+
+    def _rate_unit(self) -> float:
+        return 1.0
+
+    def _wants_gram(self, X) -> bool:
+        """Whether the Gram matrix is wanted even without the full
+        preconditioner (the regressor's ``precompute=True``)."""
+        return False
+
+    # ---------------------------------------------------------------- hooks
+    def _make_model(self, X, Y, sw, *, reset):
+        if reset:
+            self._set_statistics(X, Y, sw)
+            same_data = True
+        else:
+            # a warm start or later partial_fit call on the rows the statistics
+            # came from keeps the intercept at its closed form; other rows
+            # (a stream of chunks) leave it to the optimizer
+            same_data = self._stats_key is not None and _same_data(
+                self._stats_key, _data_key(X, Y, sw)
+            )
+        whiten = self._x_whiten
+        if whiten is not None and self._strengths().l1:
+            whiten = None  # a warm start switched to an L1 penalty
+        model = LinearModel(
+            X.shape[1],
+            Y.shape[1],
+            self.fit_intercept,
+            self._x_mean,
+            self._x_scale,
+            self._y_scale,
+            # centered on these rows, least squares puts c at mean(y) exactly
+            fixed_intercept=same_data
+            and bool(self.precondition)
+            and self._closed_form_intercept,
+            whiten=whiten,
+        )
+        # the statistics describe these rows: a warm start or later
+        # partial_fit call on them continues from them (bit for bit)
+        model.on_stats_rows = same_data
+        if same_data and self._stats is not None:
+            d = X.shape[1]
+            model.gram = self._stats[0][: d + 1, : d + 1]
+        return model
+
+    def _set_statistics(self, X, Y, sw) -> None:
+        """The change of variables, from the rows of the first call: one pass
+        over ``X`` for the means and scales, and, for the full
+        preconditioner, the Gram matrix (least squares: with the targets,
+        its sufficient statistics)."""
+        mean = scale = out = whiten = gram = gram_y_mean = None
+        out_scale = self._output_scale(Y, sw)
+        exact = self._closed_form_intercept
+        if self.precondition:
+            full = self._can_whiten(X, sw)
+            if full or self._wants_gram(X):
+                d = X.shape[1]
+                mean, scale, gram_y_mean, gram = moments(
+                    X, sw, Y if exact else Y[:, :0], self.fit_intercept
+                )
+                if full:
+                    whiten = whitening(gram[:d, :d], self._strengths().l2 / scale**2)
+            else:
+                mean, scale = weighted_mean_scale(X, sw, center=self.fit_intercept)
+            out = out_scale
+        self._x_mean, self._x_scale, self._y_scale = mean, scale, out
+        self._x_whiten = whiten
+        self._stats = None if gram is None or not exact else (gram, gram_y_mean)
+        if not exact:
+            self._stats_key = None
+        elif gram is not None:
+            # the key's column sums are the moments' means times the weight:
+            # no extra pass (later calls compare to 1e-12)
+            d, total = X.shape[1], float(np.sum(sw, dtype=np.float64))
+            raw_y = gram_y_mean if self.fit_intercept else gram[d, d + 1 :]
+            self._stats_key = (X.shape, total, mean * total, raw_y * total)
+        else:
+            self._stats_key = _data_key(X, Y, sw)
+
+    def _averaging(self, full_batch, incremental):
+        if full_batch or incremental or self.early_stopping or not self.average:
+            return False
+        if self.average == "auto":
+            # tol=None asks for plain epochs; 'auto' averages where it also
+            # picks the schedule
+            return self.learning_rate == "auto" and self.tol is not None
+        return True
+
+    def _strengths(self) -> ElasticNet:
+        """The penalty's L1 and L2 strengths (``.l1``, ``.l2``), as the loop
+        builds them."""
+        return make_penalty(self.penalty, self.alpha, self.l1_ratio, 0)
+
+    def _can_whiten(self, X, sw) -> bool:
+        """Whether the full (whitening) preconditioner applies: dense data,
+        no L1 part (its proximal step needs per-coordinate weights), and a
+        Gram matrix that is small and of full rank."""
+        d = X.shape[1]
+        return (
+            self.precondition is True
+            and not sp.issparse(X)
+            and not self._strengths().l1
+            and d <= _MAX_WHITEN
+            and d < np.count_nonzero(sw)
+        )
+
+    def _initial_theta(self, model, X, Y, sw, rng):
+        theta = model.init(rng, X.dtype)
+        if self.fit_intercept:
+            # starting at the best constant removes the intercept's slow mode
+            b0 = self._start_intercept(Y, sw)
+            theta[model.n_penalized :] = model.intercept_at(b0, X.dtype)
+        return theta
+
+    def _resolve_learning_rate(self, model, penalty, X, sw, batch_size):
+        if self.learning_rate_init != "auto":
+            return float(self.learning_rate_init)
+        if self.solver in ADAPTIVE_SOLVERS:
+            # a step of about the rate per coordinate
+            return _ADAPTIVE_AUTO_LR[self.solver] * self._rate_unit()
+        n, b = int(np.count_nonzero(sw)), batch_size
+        L, L_max = model.curvature(X, sw, penalty.l2, row_max=b < n)
+        # the loss's second derivative in the raw output is at most c, so its
+        # Hessian is at most c times that of least squares; curvature()
+        # includes the L2 term, which c must not shrink
+        c = self._loss_curvature()
+        L = c * L + max(0.0, 1.0 - c) * penalty.curvature
+        L_max = c * L_max + penalty.curvature
+        if 1 < b < n:
+            L = (n * (b - 1) * L + (n - b) * L_max) / (b * (n - 1))
+        elif b == 1 < n:
+            L = L_max
+        lr = 1.0 / L if L > 0 else 1.0
+        if self.solver == "sgd":
+            # momentum multiplies the long-run step by 1 / (1 - momentum); full
+            # batches ('gd') afford the larger step thanks to the restarts
+            lr *= 1.0 - self.momentum
+        return lr
+
+    def _auto_schedule(self, full_batch):
+        # a constant rate leaves mini-batch steps at their noise floor; 'gd'
+        # converges at a constant rate
+        return "constant" if full_batch else "adaptive"
+
+    def _grad_unit(self, model):
+        # in units of std(y) per target, a gradient entry of target o carries
+        # out_o**2 (the parameter's unit times the residual's): epsilon, a
+        # guard against dividing by zero, must not depend on the unit of y
+        if self._y_scale is None:
+            return 1.0
+        out2 = model.out_scale**2
+        unit = np.tile(out2, model.n_features)
+        if model.fit_intercept:
+            unit = np.concatenate([unit, out2])
+        return unit
+
+    def _pack(self, model, dtype):
+        W = np.asarray(self.coef_).reshape(-1, self.n_features_in_).T
+        return model.from_coef(W, self.intercept_, dtype)
+
+    def _unpack(self, model, theta):
+        W, b = model.coef(theta)
+        self.coef_, self.intercept_ = W.T.copy(), b.copy()
+
+
+def _data_key(X, Y, sw) -> tuple:
+    """What identifies the training rows: their count, weight sum and the
+    weighted column sums of ``X`` and ``Y`` (one pass over ``X``)."""
+    sw64 = np.asarray(sw, dtype=np.float64)
+    return (
+        X.shape,
+        float(sw64.sum()),
+        np.asarray(X.T @ sw).ravel().astype(np.float64),
+        Y.T.astype(np.float64) @ sw64,
+    )
+
+
+def _same_data(a: tuple | None, b: tuple) -> bool:
+    if a is None or a[0] != b[0]:
+        return False
+    return all(
+        np.allclose(u, v, rtol=1e-12, atol=0) for u, v in zip(a[1:], b[1:], strict=True)
+    )

@@ -2,7 +2,7 @@
 
 Each estimator documents every parameter in its own docstring, as
 scikit-learn's estimators do, but the parameters of the shared training loop
-are described once, here, and placed by a ``%(name)s`` line: the two
+are described once, here, and placed by a ``%(name)s`` line: the
 estimators' documentation cannot drift apart. Entries are written in numpydoc
 form, separated by blank lines.
 """
@@ -17,11 +17,12 @@ learning_rate : {'auto', 'constant', 'invscaling', 'adaptive', 'step', \
 'exponential', 'cosine', 'warm_restarts'}, default='auto'
     The schedule of the step size over epochs ``k = 0, 1, ...``. 'auto'
     means 'constant' for 'gd', which converges at a constant rate, and for
-    :class:`GDMLPClassifier` (as ``MLPClassifier``, whose stopping rule ends
-    the fit); for the mini-batch solvers of :class:`GDRegressor` it means
-    'adaptive': a constant rate leaves them at a noise floor (the variance of
-    their steps), and dividing it by 5 at each plateau of the objective
-    brings them to the optimum. 'constant' keeps ``learning_rate_init``;
+    the multi-layer perceptrons (as scikit-learn's, whose stopping rule ends
+    the fit); for the mini-batch solvers of the linear models
+    (:class:`GDRegressor`, :class:`GDClassifier`) it means 'adaptive': a
+    constant rate leaves them at a noise floor (the variance of their
+    steps), and dividing it by 5 at each plateau of the objective brings
+    them to the optimum. 'constant' keeps ``learning_rate_init``;
     'invscaling' uses ``learning_rate_init / (k + 1) ** power_t``; 'adaptive'
     divides the rate by 5 each time ``n_iter_no_change`` consecutive epochs
     fail to improve the monitored quantity by ``tol``, and stops once the

@@ -11,20 +11,15 @@ from sklearn.utils.validation import check_is_fitted
 
 from skgd._data import LeastSquaresStats
 from skgd._docstrings import fill_doc
-from skgd._linear_base import _MAX_WHITEN, _LinearBase
-from skgd._losses import huber, squared_error
-from skgd._models import (
-    standardized_gram,
+from skgd._linear_base import (
+    _R2_SLACK,
+    _LinearBase,
+    _targets_clause,
+    _variances,
 )
+from skgd._losses import huber, squared_error
 from skgd._optimizers import ADAPTIVE_SOLVERS
 from skgd._validation import Interval, Real, StrOptions, _fit_context, validate_data
-
-# the end-of-fit check builds the Hessian on the rows at hand only below this
-# many multiply-adds (about half a second): it must not cost more than a fit
-_HESSIAN_FLOPS = 1e10
-# a fresh single-output fit ends with R² >= -1e-4 (the final-objective check);
-# below this, a training R² is a real shortfall, not rounding or an orbit
-_R2_SLACK = 1e-3
 
 
 @fill_doc
@@ -650,75 +645,21 @@ class GDRegressor(RegressorMixin, _LinearBase):
     def _score_raw(self, raw, Y, sw):
         return float(r2_score(Y, raw, sample_weight=sw))
 
-    def _shortfall(self, run, theta, train, raw):
-        # least squares: with the Hessian H of the coefficients in the
-        # solver's coordinates (out_scale**2 times it per target), moving
-        # them alone gains exactly g' H^+ g / 2, a lower bound of what the
-        # objective can still lose (exact with the intercept at its closed
-        # form). Whitened, on the rows of the statistics, H is the identity
-        # and the statistics give it without a pass over the rows.
-        model, penalty = run.model, run.penalty
-        if not self.precondition or penalty.l1 or self.loss != "squared_error":
-            return None
-        X, Y, sw = train
-        share = self._certified_shares(run, theta)
-        if share is None:
-            H = self._coefficient_hessian(model, penalty, X, sw)
-            if H is None and not model.on_stats_rows:
-                return None
-            if raw is None:
-                raw = model.forward(theta, X)[0]
-            _, draw = run.loss(raw, Y, sw)
-            grad = model.backward(theta, X, draw, None, np.empty_like(theta))
-            penalty.add_grad(theta, grad)
-            k, d, n_out = model.n_penalized, model.n_features, model.n_outputs
-            G = grad[:k].reshape(d, n_out).astype(np.float64)
-            if H is None:
-                # sparse or wide, on the statistics' rows: standardized
-                # columns, whose diagonal Hessian is 1 + l2 / scale**2 (the
-                # gain of the best one-coordinate step, a lower bound)
-                h = 1.0 + penalty.l2 / model.scale[:, None] ** 2
-                gain = 0.5 * np.max(G**2 / h, axis=0, initial=0.0)
-            else:
-                if H.shape[0] > d:  # the intercepts move too (a warm start)
-                    G = np.vstack([G, grad[k:].astype(np.float64)])
-                # g' H^+ g / 2 through the eigenvalues of H: exact where H is
-                # singular too (the gradient of least squares lies in its range)
-                w, U = np.linalg.eigh(H)
-                keep = w > 1e-12 * max(float(w[-1]), np.finfo(np.float64).tiny)
-                proj = U[:, keep].T @ G
-                gain = 0.5 * np.sum(proj**2 / w[keep][:, None], axis=0)
-            gain /= model.out_scale**2
-            var = _variances(Y, sw)
-            share = gain / np.maximum(var / 2, np.finfo(np.float64).tiny)
-        bad = np.flatnonzero(share > _R2_SLACK)
-        if not bad.size:
-            return None
-        # rounded down: the number is a bound, and must stay one when printed
-        shown = np.floor(share / _decade(share) * 100) * _decade(share) / 100
-        which, values = _targets_clause(bad, shown, Y.shape[1], "{:.3g}")
+    def _gain_shares(self, gain, run, Y, sw):
+        if self.loss != "squared_error":
+            return super()._gain_shares(gain, run, Y, sw)
+        # least squares: per target, a share of its variance (of R²)
+        var = _variances(Y, sw)
+        return gain / np.maximum(var / 2, np.finfo(np.float64).tiny)
+
+    def _shortfall_clause(self, bad, shown, n_targets):
+        if self.loss != "squared_error":
+            return super()._shortfall_clause(bad, shown, n_targets)
+        which, values = _targets_clause(bad, shown, n_targets, "{:.3g}")
         return (
             f"the training R²{which} can still rise by at least {values} (the "
             "full gradient at the end proves it)"
         )
-
-    def _coefficient_hessian(self, model, penalty, X, sw):
-        """The Hessian of the objective in the coefficients, and the
-        intercept when it is optimized (one target, unit ``out_scale``), in
-        the solver's coordinates, on the rows at hand: one pass over dense
-        ``X`` (at most 1000 features and 1e10 multiply-adds, so that the
-        check stays cheap next to the fit); None otherwise."""
-        d = model.n_features
-        if sp.issparse(X) or d > _MAX_WHITEN or X.shape[0] * d * d > _HESSIAN_FLOPS:
-            return None
-        m, s = model.mean / model.scale, 1.0 / model.scale
-        H = standardized_gram(X, sw, m, s)
-        H[:d, :d] += penalty.l2 * np.diag(s**2)
-        if model.whiten is not None:
-            H[:d, :] = model.whiten.T @ H[:d, :]
-            H[:, :d] = H[:, :d] @ model.whiten
-        # the intercepts' block when they are optimized (off their closed form)
-        return H if model.fit_intercept and not model.fixed_intercept else H[:d, :d]
 
     def _worse_than_constant(self, raw, Y, sw):
         if self.loss != "squared_error":
@@ -745,21 +686,3 @@ class GDRegressor(RegressorMixin, _LinearBase):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
-
-
-def _variances(Y, sw) -> np.ndarray:
-    """The weighted variance of each target (R²'s denominator)."""
-    sw64 = np.asarray(sw, dtype=np.float64)
-    return np.average((Y - np.average(Y, 0, sw64)) ** 2, 0, sw64)
-
-
-def _targets_clause(bad, values, n_targets: int, fmt: str) -> tuple[str, str]:
-    """`` of target(s) [i, ...]`` (for several targets) and their values."""
-    which = f" of target(s) {bad.tolist()}" if n_targets > 1 else ""
-    return which, ", ".join(fmt.format(v) for v in values[bad])
-
-
-def _decade(values: np.ndarray) -> np.ndarray:
-    """The power of ten of each positive value (1 for 0)."""
-    safe = np.where(values > 0, values, 1.0)
-    return 10.0 ** np.floor(np.log10(safe))

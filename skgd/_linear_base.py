@@ -20,7 +20,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from skgd._base import BaseGD
-from skgd._models import LinearModel, moments, weighted_mean_scale, whitening
+from skgd._models import (
+    LinearModel,
+    moments,
+    standardized_gram,
+    weighted_mean_scale,
+    whitening,
+)
 from skgd._optimizers import ADAPTIVE_SOLVERS
 from skgd._penalties import ElasticNet, make_penalty
 from skgd._validation import Interval, Real, StrOptions
@@ -40,6 +46,13 @@ _ADAPTIVE_AUTO_LR = {
 }
 # the full preconditioner's d x d matrices are built for at most this many features
 _MAX_WHITEN = 1000
+# the end-of-fit check builds the Hessian on the rows at hand only below this
+# many multiply-adds (about half a second): it must not cost more than a fit
+_HESSIAN_FLOPS = 1e10
+# a fresh single-output fit ends with R² >= -1e-4 (the final-objective check);
+# below this, a training R² (or a share of the objective) is a real
+# shortfall, not rounding or an orbit
+_R2_SLACK = 1e-3
 
 
 class _LinearBase(BaseGD):
@@ -226,6 +239,105 @@ class _LinearBase(BaseGD):
             unit = np.concatenate([unit, out2])
         return unit
 
+    def _certified_shares(self, run, theta):
+        """Per output, the exact share of its unit by which the objective at
+        ``theta`` is above its minimum, without a pass over the rows, or
+        None (least squares overrides it)."""
+        return None
+
+    def _constant_loss(self, Y, sw, dtype) -> float:
+        """The mean loss of the best constant model (the start), on these rows."""
+        const = np.broadcast_to(self._start_intercept(Y, sw), Y.shape)
+        return float(self._loss()(np.array(const, dtype=dtype), Y, sw)[0])
+
+    def _shortfall(self, run, theta, train, raw):
+        # the loss's second derivative is at most c, so its Hessian is at
+        # most H = c Z'Z + the penalty's (Z: the rows in the solver's
+        # coordinates), and the step -H^+ g lowers the objective by at least
+        # g' H^+ g / 2: a proof that it can still fall that much (for least
+        # squares, c = 1, it is exact with the intercept at its closed form)
+        if not self.precondition or run.penalty.l1:
+            return None
+        _, Y, sw = train
+        share = self._certified_shares(run, theta)
+        if share is None:
+            gain = self._provable_gain(run, theta, train, raw)
+            if gain is None:
+                return None
+            share = self._gain_shares(gain, run, Y, sw)
+        bad = np.flatnonzero(share > _R2_SLACK)
+        if not bad.size:
+            return None
+        # rounded down: the number is a bound, and must stay one when printed
+        shown = np.floor(share / _decade(share) * 100) * _decade(share) / 100
+        return self._shortfall_clause(bad, shown, Y.shape[1])
+
+    def _provable_gain(self, run, theta, train, raw):
+        """Per output, a decrease of the objective that one step provably
+        achieves from ``theta`` (``g' H^+ g / 2``), or None where the
+        Hessian bound is not at hand."""
+        model, penalty = run.model, run.penalty
+        X, Y, sw = train
+        c = self._loss_curvature()
+        H = self._coefficient_hessian(model, penalty, X, sw, c)
+        if H is None and not model.on_stats_rows:
+            return None
+        if raw is None:
+            raw = model.forward(theta, X)[0]
+        _, draw = run.loss(raw, Y, sw)
+        grad = model.backward(theta, X, draw, None, np.empty_like(theta))
+        penalty.add_grad(theta, grad)
+        k, d, n_out = model.n_penalized, model.n_features, model.n_outputs
+        G = grad[:k].reshape(d, n_out).astype(np.float64)
+        if H is None:
+            # sparse or wide, on the statistics' rows: standardized columns,
+            # whose diagonal Hessian is at most c + l2 / scale**2 (the gain of
+            # the best one-coordinate step, a lower bound)
+            h = c + penalty.l2 / model.scale[:, None] ** 2
+            gain = 0.5 * np.max(G**2 / h, axis=0, initial=0.0)
+        else:
+            if H.shape[0] > d:  # the intercepts move too
+                G = np.vstack([G, grad[k:].astype(np.float64)])
+            # g' H^+ g / 2 through the eigenvalues of H: the gradient lies in
+            # its range (a combination of the rows, plus the penalty's part)
+            w, U = np.linalg.eigh(H)
+            keep = w > 1e-12 * max(float(w[-1]), np.finfo(np.float64).tiny)
+            proj = U[:, keep].T @ G
+            gain = 0.5 * np.sum(proj**2 / w[keep][:, None], axis=0)
+        return gain / model.out_scale**2
+
+    def _coefficient_hessian(self, model, penalty, X, sw, c=1.0):
+        """``c`` times the Hessian of least squares plus the penalty's, in
+        the coefficients and the intercept when it is optimized (one output,
+        unit ``out_scale``), in the solver's coordinates, on the rows at
+        hand: one pass over dense ``X`` (at most 1000 features and 1e10
+        multiply-adds, so that the check stays cheap next to the fit); None
+        otherwise."""
+        d = model.n_features
+        if sp.issparse(X) or d > _MAX_WHITEN or X.shape[0] * d * d > _HESSIAN_FLOPS:
+            return None
+        m, s = model.mean / model.scale, 1.0 / model.scale
+        H = c * standardized_gram(X, sw, m, s)
+        H[:d, :d] += penalty.l2 * np.diag(s**2)
+        if model.whiten is not None:
+            H[:d, :] = model.whiten.T @ H[:d, :]
+            H[:, :d] = H[:, :d] @ model.whiten
+        # the intercepts' block when they are optimized (off their closed form)
+        return H if model.fit_intercept and not model.fixed_intercept else H[:d, :d]
+
+    def _gain_shares(self, gain, run, Y, sw):
+        """The provable gains as shares of the unit the warning speaks in:
+        by default, all outputs together, of the best constant's objective."""
+        null = self._constant_loss(Y, sw, np.float64)
+        return np.array([float(np.sum(gain)) / max(null, np.finfo(np.float64).tiny)])
+
+    def _shortfall_clause(self, bad, shown, n_targets):
+        return (
+            f"the training objective can still fall by at least {shown[0]:.3g} "
+            "times that of the best constant model (the full gradient at the "
+            "end proves it)"
+        )
+
     def _pack(self, model, dtype):
         W = np.asarray(self.coef_).reshape(-1, self.n_features_in_).T
         return model.from_coef(W, self.intercept_, dtype)
@@ -253,3 +365,21 @@ def _same_data(a: tuple | None, b: tuple) -> bool:
     return all(
         np.allclose(u, v, rtol=1e-12, atol=0) for u, v in zip(a[1:], b[1:], strict=True)
     )
+
+
+def _variances(Y, sw) -> np.ndarray:
+    """The weighted variance of each target (R²'s denominator)."""
+    sw64 = np.asarray(sw, dtype=np.float64)
+    return np.average((Y - np.average(Y, 0, sw64)) ** 2, 0, sw64)
+
+
+def _targets_clause(bad, values, n_targets: int, fmt: str) -> tuple[str, str]:
+    """`` of target(s) [i, ...]`` (for several targets) and their values."""
+    which = f" of target(s) {bad.tolist()}" if n_targets > 1 else ""
+    return which, ", ".join(fmt.format(v) for v in values[bad])
+
+
+def _decade(values: np.ndarray) -> np.ndarray:
+    """The power of ten of each positive value (1 for 0)."""
+    safe = np.where(values > 0, values, 1.0)
+    return 10.0 ** np.floor(np.log10(safe))

@@ -527,10 +527,8 @@ class GDClassifier(_ClassTargets, ClassifierMixin, _LinearBase):
     def _worse_than_constant(self, raw, Y, sw):
         # logistic regression maximizes the likelihood, not the accuracy: the
         # fair constant to beat is the best one under the loss, the start
-        loss = self._loss()
-        const = np.broadcast_to(self._start_intercept(Y, sw), raw.shape)
-        value = loss(raw, Y, sw)[0]
-        null = loss(np.array(const, dtype=raw.dtype), Y, sw)[0]
+        value = self._loss()(raw, Y, sw)[0]
+        null = self._constant_loss(Y, sw, raw.dtype)
         if value <= null + 1e-3 * max(null, 1e-12):
             return None
         return (

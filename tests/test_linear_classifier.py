@@ -296,3 +296,45 @@ def test_huber_refuses_precompute_and_skips_the_least_squares_shortcuts():
         GDRegressor(loss="huber", huber_epsilon=0.7, **EXACT).fit(X, y).coef_,
         rtol=1e-6,
     )
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: GDClassifier(solver="sgd", alpha=0.01, learning_rate_init=1e-4),
+        lambda: GDClassifier(
+            loss="squared_hinge", solver="adam", alpha=0.01, learning_rate_init=1e-4
+        ),
+        lambda: GDRegressor(
+            loss="huber", huber_epsilon=0.7, solver="sgd", learning_rate_init=1e-5
+        ),
+    ],
+)
+def test_a_mini_batch_fit_left_short_warns_with_a_bound_that_holds(make):
+    # the loss's curvature is at most c (1/2 softmax, 2 squared hinge, 1
+    # Huber): g' H^+ g / 2 with H = c X'X + the penalty is a decrease one step
+    # provably achieves, so the printed share never exceeds the true gap
+    if isinstance(make(), GDRegressor):
+        X, y = _huber_data()
+    else:
+        X, y = load_iris(return_X_y=True)
+    est = make().set_params(max_iter=3, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="can still fall by at least") as rec:
+        est.fit(X, y)
+    message = next(str(w.message) for w in rec if "at least" in str(w.message))
+    shown = float(message.split("at least ")[1].split(" ")[0])
+    exact = make().set_params(learning_rate_init="auto", **EXACT).fit(X, y)
+
+    def objective(m):
+        loss = m._loss()
+        Y, sw = m._validate_targets(
+            y, np.ones(len(y)), np.float64, reset=False, classes=None
+        )
+        raw = X @ np.atleast_2d(m.coef_).T + m.intercept_
+        l2 = m.alpha if m.penalty == "l2" else 0.0
+        return loss(raw, Y, sw)[0] + 0.5 * l2 * np.sum(m.coef_**2), Y, sw
+
+    f, Y, sw = objective(est)
+    f_min = objective(exact)[0]
+    null = est._constant_loss(Y, sw, np.float64)
+    assert 0 < shown <= (f - f_min) / null

@@ -2,7 +2,13 @@
 
 from skgd._linear import GDRegressor
 from skgd._linear_classifier import GDClassifier
-from skgd._mlp import GDMLPClassifier
+from skgd._mlp import GDMLPClassifier, GDMLPRegressor
 
-__all__ = ["GDClassifier", "GDMLPClassifier", "GDRegressor", "__version__"]
+__all__ = [
+    "GDClassifier",
+    "GDMLPClassifier",
+    "GDMLPRegressor",
+    "GDRegressor",
+    "__version__",
+]
 __version__ = "0.1.0"

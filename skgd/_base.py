@@ -220,7 +220,11 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         the raw output: by default the one the output activation implies."""
         return LOSSES[self.out_activation_]
 
-    def _resolve_learning_rate(self, model, penalty, X, sw, batch_size: int) -> float:
+    def _resolve_learning_rate(
+        self, model, penalty, X, sw, batch_size: int, theta: Array
+    ) -> float:
+        """The rate 'auto' stands for, given the data and the parameters the
+        call starts from."""
         return float(self.learning_rate_init)
 
     def _auto_schedule(self, full_batch: bool) -> str:
@@ -325,7 +329,7 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
             theta = self._initial_theta(model, *train, progress.rng)
 
         run = self._make_run(
-            model, train[0], train[2], progress, continuing, incremental
+            model, theta, train[0], train[2], progress, continuing, incremental
         )
         fresh = run.optimizer.init(theta)
         if not continuing or fresh.keys() != progress.opt_state.keys():
@@ -403,7 +407,7 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
             )
         return (X[tr], Y[tr], sw[tr]), (X[va], Y[va], sw[va])
 
-    def _make_run(self, model, X, sw, progress, continuing, incremental) -> _Run:
+    def _make_run(self, model, theta, X, sw, progress, continuing, incremental) -> _Run:
         n = X.shape[0]
         full_batch = self.solver in FULL_BATCH_SOLVERS
         if full_batch:
@@ -439,7 +443,7 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         stale = not (continuing and incremental) or not _same_key(key, old)
         if stale:
             progress.learning_rate = self._resolve_learning_rate(
-                model, penalty, X, sw, batch_size
+                model, penalty, X, sw, batch_size, theta
             )
         progress.rate_key = key
         params["weight_decay"] = self.weight_decay * self._decay_scale()
@@ -807,6 +811,18 @@ def _batches(n: int, batch_size: int, shuffle: bool, rng):
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         yield order[start:stop] if order is not None else slice(start, stop)
+
+
+def expected_smoothness(L: float, L_max: float, n: int, b: int) -> float:
+    """The curvature that bounds a mini-batch step: for batches of ``b`` of
+    the ``n`` rows, ``n (b - 1) / (b (n - 1)) L + (n - b) / (b (n - 1))
+    L_max`` (Gower et al., 2019), with ``L`` the full batch's and ``L_max``
+    the largest one-row curvature."""
+    if 1 < b < n:
+        return (n * (b - 1) * L + (n - b) * L_max) / (b * (n - 1))
+    if b == 1 < n:
+        return L_max
+    return L
 
 
 def _column_sums(X: Any, sw: Array) -> Array:

@@ -1,10 +1,15 @@
 """The ``skgd`` command line: ``skgd compare`` puts every solver beside scikit-learn.
 
-``skgd compare`` fits :class:`~skgd.GDRegressor` (``--task regress``) or
-:class:`~skgd.GDMLPClassifier` (``--task classify``) once per solver, and the
+``skgd compare`` fits skgd's estimators once per solver, each beside the
 matching scikit-learn estimator, on one train/test split of a bundled data set
-or of the user's CSV file, and prints one aligned table. Every model sits in a
-``Pipeline`` behind a ``StandardScaler`` fitted on the training rows.
+or of the user's CSV file, and prints one aligned table. A task holds one row
+set per kind of estimator: ``--task regress`` runs :class:`~skgd.GDRegressor`
+beside ``LinearRegression`` and :class:`~skgd.GDMLPRegressor` beside
+``MLPRegressor``; ``--task classify`` runs :class:`~skgd.GDClassifier` beside
+``LogisticRegression`` (with the same objective) and
+:class:`~skgd.GDMLPClassifier` beside ``MLPClassifier``. ``--estimator linear``
+or ``mlp`` keeps one row set. Every model sits in a ``Pipeline`` behind a
+``StandardScaler`` fitted on the training rows.
 
 Errors in the arguments or the data end the program with a one-line message
 and exit status 2; a fit that fails (e.g. diverges) becomes a row of the table;
@@ -20,19 +25,21 @@ import warnings
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.datasets import load_diabetes, load_digits
-from sklearn.linear_model import LinearRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import log_loss, mean_squared_error
 from sklearn.model_selection import train_test_split
-from sklearn.neural_network import MLPClassifier
+from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skgd import GDMLPClassifier, GDRegressor
+from skgd import GDClassifier, GDMLPClassifier, GDMLPRegressor, GDRegressor
 from skgd._optimizers import SOLVERS
 
 try:  # installed with scikit-learn; only used by --blas-threads
@@ -42,18 +49,27 @@ except ImportError:  # pragma: no cover
 
 Array = np.ndarray
 
-# The settings each solver gets beyond the estimator's defaults and the seed.
-# Full-batch 'gd' lands on the closed form in a few epochs (whitened least
-# squares has the identity Hessian), so tol=1e-10 costs nothing and shows it.
-# Every other solver runs at its defaults: their 'auto' rates and schedules are
-# what this table is for.
+# The settings each solver gets beyond the estimator's defaults and the seed,
+# by estimator. Full-batch 'gd' lands on the closed form in a few epochs
+# (whitened least squares has the identity Hessian) and on LogisticRegression's
+# optimum in a few hundred, so tol=1e-10 costs little and shows it. Every other
+# solver runs at its defaults: their 'auto' rates and schedules are what this
+# table is for.
 SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
-    "regress": {"gd": {"tol": 1e-10}},
-    "classify": {},
+    "GDRegressor": {"gd": {"tol": 1e-10}},
+    "GDMLPRegressor": {},
+    "GDClassifier": {"gd": {"tol": 1e-10}},
+    "GDMLPClassifier": {},
 }
 # the default run shows every solver, so a new one appears without a CLI change
 DEFAULT_SOLVERS = SOLVERS
 HIDDEN_LAYER_SIZES = (64,)
+# At GDClassifier's default alpha=1e-4 the digits are nearly separable and the
+# optimum so flat that neither 1000 epochs of 'gd' nor L-BFGS at its default
+# tol reach it (they end 17% apart in coef_), so the table could not tell who
+# is right. alpha=1e-2 (C=0.08 on digits) is well posed: 'gd' lands within
+# 1e-6 in about 600 epochs, and the mini-batch solvers within 1e-1.
+CLASSIFIER_ALPHA = 1e-2
 # fewer rows than this cannot give both a training set and a scorable test set
 MIN_ROWS = 10
 
@@ -89,23 +105,48 @@ class _Fit:
 
 
 @dataclass(frozen=True)
-class _Task:
+class _RowSet:
+    """One skgd estimator, fitted once per solver, beside its reference.
+
+    ``reference(args, n_train)`` builds the scikit-learn estimator;
+    ``from_data`` names its parameters computed from the training rows, which
+    ``--help`` states as ``reference_note`` instead of a value.
+    """
+
+    kind: str  # the value of --estimator that selects it
     estimator: type
     common: dict[str, Any]
-    reference: Callable[[argparse.Namespace], BaseEstimator]
+    reference: Callable[[argparse.Namespace, int], BaseEstimator]
+    compare_coef: bool
+    legend: str
+    from_data: tuple[str, ...] = ()
+    reference_note: str = ""
+
+
+@dataclass(frozen=True)
+class _Task:
+    """A data set, its metric columns ('coef dist' last) and its row sets."""
+
+    row_sets: tuple[_RowSet, ...]
     dataset: str
     load: Callable[[], tuple[Array, Array]]
     test_size: float
     stratify: bool
     headers: tuple[str, ...]
-    metrics: Callable[[Pipeline, _Split, Pipeline | None], list[str]]
+    metrics: Callable[[Pipeline, _Split], list[str]]
     legend: str
 
 
 # ----------------------------------------------------------------- metrics
+def _inner(estimator: BaseEstimator) -> BaseEstimator:
+    """The estimator itself, or the one a TransformedTargetRegressor wraps."""
+    return getattr(estimator, "regressor_", getattr(estimator, "regressor", estimator))
+
+
 def _epochs(model: Pipeline) -> str:
-    n_iter = getattr(model[-1], "n_iter_", None)
-    return "-" if n_iter is None else str(int(n_iter))
+    n_iter = getattr(_inner(model[-1]), "n_iter_", None)
+    # LogisticRegression keeps an array, one count per problem solved
+    return "-" if n_iter is None else str(int(np.max(n_iter)))
 
 
 def _coef_distance(model: Pipeline, ref: Pipeline | None) -> str:
@@ -121,17 +162,16 @@ def _coef_distance(model: Pipeline, ref: Pipeline | None) -> str:
     return f"{dist:.2e}"
 
 
-def _regress_metrics(model: Pipeline, s: _Split, ref: Pipeline | None) -> list[str]:
+def _regress_metrics(model: Pipeline, s: _Split) -> list[str]:
     return [
         _epochs(model),
         f"{model.score(s.X_train, s.y_train):.4f}",
         f"{model.score(s.X_test, s.y_test):.4f}",
         f"{mean_squared_error(s.y_test, model.predict(s.X_test)):.5g}",
-        _coef_distance(model, ref),
     ]
 
 
-def _classify_metrics(model: Pipeline, s: _Split, ref: Pipeline | None) -> list[str]:
+def _classify_metrics(model: Pipeline, s: _Split) -> list[str]:
     proba = model.predict_proba(s.X_test)
     return [
         _epochs(model),
@@ -141,15 +181,46 @@ def _classify_metrics(model: Pipeline, s: _Split, ref: Pipeline | None) -> list[
     ]
 
 
-def _linear_regression(args: argparse.Namespace) -> BaseEstimator:
+# -------------------------------------------------------------- references
+def _max_iter(args: argparse.Namespace) -> dict[str, Any]:
+    return {} if args.max_iter is None else {"max_iter": args.max_iter}
+
+
+def _linear_regression(args: argparse.Namespace, n_train: int) -> BaseEstimator:
     return LinearRegression()
 
 
-def _mlp_classifier(args: argparse.Namespace) -> BaseEstimator:
-    params: dict[str, Any] = {"random_state": args.random_state}
-    if args.max_iter is not None:
-        params["max_iter"] = args.max_iter
-    return MLPClassifier(**TASKS["classify"].common, **params)
+def _logistic_regression(args: argparse.Namespace, n_train: int) -> BaseEstimator:
+    # GDClassifier minimizes the mean log-loss + alpha/2 ||W||^2 and
+    # LogisticRegression the summed log-loss + ||W||^2 / (2 C): the same
+    # minimizer at C = 1 / (alpha n). A tight tol makes it the exact reference
+    # (the default 1e-4 stops 3e-3 short on digits); --max-iter, an epoch
+    # budget, does not apply to L-BFGS iterations.
+    return LogisticRegression(
+        C=1.0 / (CLASSIFIER_ALPHA * n_train), tol=1e-8, max_iter=1000
+    )
+
+
+def _mlp_classifier(args: argparse.Namespace, n_train: int) -> BaseEstimator:
+    return MLPClassifier(
+        hidden_layer_sizes=HIDDEN_LAYER_SIZES,
+        random_state=args.random_state,
+        **_max_iter(args),
+    )
+
+
+def _mlp_regressor(args: argparse.Namespace, n_train: int) -> BaseEstimator:
+    # MLPRegressor's output layer learns the raw targets from weights near 0:
+    # on diabetes (y about 150 +- 77) it ends its 200 epochs at a test R2 of
+    # -2.2. GDMLPRegressor's output layer works in units of std(y) around
+    # mean(y); standardized targets give MLPRegressor the same units (and the
+    # same minimizers of the squared error).
+    mlp = MLPRegressor(
+        hidden_layer_sizes=HIDDEN_LAYER_SIZES,
+        random_state=args.random_state,
+        **_max_iter(args),
+    )
+    return TransformedTargetRegressor(regressor=mlp, transformer=StandardScaler())
 
 
 def _diabetes() -> tuple[Array, Array]:
@@ -160,33 +231,77 @@ def _digits() -> tuple[Array, Array]:
     return load_digits(return_X_y=True)
 
 
+_COEF_LEGEND = (
+    "coef dist = ||coef_ - coef_ref|| / ||coef_ref||, on the standardized "
+    "features, against {}"
+)
+_MLP_LEGEND = "coef dist is '-' for the MLPs (no unique optimum)"
+
 TASKS: dict[str, _Task] = {
     "regress": _Task(
-        estimator=GDRegressor,
-        common={},
-        reference=_linear_regression,
+        row_sets=(
+            _RowSet(
+                kind="linear",
+                estimator=GDRegressor,
+                common={},
+                reference=_linear_regression,
+                compare_coef=True,
+                legend=_COEF_LEGEND.format("LinearRegression"),
+            ),
+            _RowSet(
+                kind="mlp",
+                estimator=GDMLPRegressor,
+                common={"hidden_layer_sizes": HIDDEN_LAYER_SIZES},
+                reference=_mlp_regressor,
+                compare_coef=False,
+                legend=_MLP_LEGEND + "; MLPRegressor learns standardized y, as "
+                "GDMLPRegressor's output layer does",
+                reference_note=" on standardized y (TransformedTargetRegressor)",
+            ),
+        ),
         dataset="diabetes",
         load=_diabetes,
         test_size=0.25,
         stratify=False,
         headers=("epochs", "train R2", "test R2", "test MSE", "coef dist"),
         metrics=_regress_metrics,
-        legend="coef dist = ||coef_ - coef_ref|| / ||coef_ref||, on the "
-        "standardized features, against LinearRegression",
+        legend="",
     ),
     "classify": _Task(
-        estimator=GDMLPClassifier,
-        common={"hidden_layer_sizes": HIDDEN_LAYER_SIZES},
-        reference=_mlp_classifier,
+        row_sets=(
+            _RowSet(
+                kind="linear",
+                estimator=GDClassifier,
+                common={"alpha": CLASSIFIER_ALPHA},
+                reference=_logistic_regression,
+                compare_coef=True,
+                legend=_COEF_LEGEND.format("LogisticRegression")
+                + " (same objective; its epochs are L-BFGS iterations)",
+                from_data=("C",),
+                reference_note=" with C = 1 / (alpha * n_train), the same objective",
+            ),
+            _RowSet(
+                kind="mlp",
+                estimator=GDMLPClassifier,
+                common={"hidden_layer_sizes": HIDDEN_LAYER_SIZES},
+                reference=_mlp_classifier,
+                compare_coef=False,
+                legend=_MLP_LEGEND,
+            ),
+        ),
         dataset="digits",
         load=_digits,
         test_size=0.3,
         stratify=True,
-        headers=("epochs", "train acc", "test acc", "test log-loss"),
+        headers=("epochs", "train acc", "test acc", "test log-loss", "coef dist"),
         metrics=_classify_metrics,
         legend="acc = accuracy; log-loss = mean cross-entropy of predict_proba",
     ),
 }
+ESTIMATOR_KINDS = (
+    "all",
+    *dict.fromkeys(rs.kind for t in TASKS.values() for rs in t.row_sets),
+)
 
 
 # --------------------------------------------------------------- CSV input
@@ -307,13 +422,11 @@ def _split(data: _Data, task: _Task, seed: int) -> _Split:
     return _Split(X_tr, X_te, y_tr, y_te)
 
 
-def _skgd_estimator(task_name: str, solver: str, args: argparse.Namespace):
+def _skgd_estimator(rows: _RowSet, solver: str, args: argparse.Namespace):
     params: dict[str, Any] = {"solver": solver, "random_state": args.random_state}
-    params.update(SETTINGS.get(task_name, {}).get(solver, {}))
-    if args.max_iter is not None:
-        params["max_iter"] = args.max_iter
-    task = TASKS[task_name]
-    return task.estimator(**task.common, **params)
+    params.update(SETTINGS.get(rows.estimator.__name__, {}).get(solver, {}))
+    params.update(_max_iter(args))
+    return rows.estimator(**rows.common, **params)
 
 
 def _short_reason(exc: Exception) -> str:
@@ -326,7 +439,9 @@ def _short_reason(exc: Exception) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _fit(name: str, model: Pipeline, split: _Split, task: _Task, ref) -> _Fit:
+def _fit(
+    name: str, model: Pipeline, split: _Split, score: Callable[[Pipeline], list[str]]
+) -> _Fit:
     """Fit and score one model; errors become the row, warnings its notes."""
     result = _Fit(name, model)
     with warnings.catch_warnings(record=True) as caught:
@@ -335,7 +450,7 @@ def _fit(name: str, model: Pipeline, split: _Split, task: _Task, ref) -> _Fit:
         try:
             model.fit(split.X_train, split.y_train)
             seconds = time.perf_counter() - start
-            cells = task.metrics(model, split, ref)
+            cells = score(model)
         except ValueError as exc:
             kind = "diverged" if "diverged" in str(exc) else "failed"
             result.error = f"{kind}: {_short_reason(exc)}"
@@ -346,6 +461,28 @@ def _fit(name: str, model: Pipeline, split: _Split, task: _Task, ref) -> _Fit:
         if note not in result.notes:
             result.notes.append(note)
     return result
+
+
+def _run_row_set(
+    rows: _RowSet, task: _Task, split: _Split, args: argparse.Namespace
+) -> list[_Fit]:
+    """One fit per solver, then the reference's (fitted first: coef dist)."""
+
+    def score(model: Pipeline, ref: Pipeline | None) -> list[str]:
+        coef = _coef_distance(model, ref) if rows.compare_coef else "-"
+        return [*task.metrics(model, split), coef]
+
+    reference = rows.reference(args, len(split.y_train))
+    ref_model = make_pipeline(StandardScaler(), reference)
+    ref_name = type(_inner(reference)).__name__
+    ref = _fit(ref_name, ref_model, split, partial(score, ref=ref_model))
+    ref_fitted = ref_model if ref.error is None else None
+    fits = []
+    for solver in args.solvers:
+        model = make_pipeline(StandardScaler(), _skgd_estimator(rows, solver, args))
+        name = f"{rows.estimator.__name__} {solver}"
+        fits.append(_fit(name, model, split, partial(score, ref=ref_fitted)))
+    return [*fits, ref]
 
 
 # ----------------------------------------------------------------- output
@@ -364,11 +501,12 @@ def _describe(estimator: BaseEstimator, skip: Sequence[str] = ()) -> str:
     return f"{type(estimator).__name__}({args})"
 
 
-def _table(headers: Sequence[str], fits: Sequence[_Fit]) -> list[str]:
-    """Aligned rows: names left-aligned, numbers right-aligned.
-
-    A failed fit prints its message after the name, across the number columns.
+def _table(headers: Sequence[str], blocks: Sequence[Sequence[_Fit]]) -> list[str]:
+    """Aligned rows, a blank line between row sets: names left-aligned, numbers
+    right-aligned. A failed fit prints its message after the name, across the
+    number columns.
     """
+    fits = [f for block in blocks for f in block]
     rows = [list(headers)] + [[f.name, *f.cells] for f in fits if f.error is None]
     widths = [max(len(row[j]) for row in rows) for j in range(len(headers))]
     widths[0] = max(widths[0], *(len(f.name) for f in fits))
@@ -379,19 +517,44 @@ def _table(headers: Sequence[str], fits: Sequence[_Fit]) -> list[str]:
         return "  ".join(padded)
 
     lines = [line(headers)]
-    for f in fits:
-        if f.error is None:
-            lines.append(line([f.name, *f.cells]))
-        else:
-            lines.append(f"{f.name.ljust(widths[0])}  {f.error}")
+    for i, block in enumerate(blocks):
+        lines += [""] if i else []
+        for f in block:
+            if f.error is None:
+                lines.append(line([f.name, *f.cells]))
+            else:
+                lines.append(f"{f.name.ljust(widths[0])}  {f.error}")
     return lines
 
 
-def _report(args, data: _Data, split: _Split, fits: Sequence[_Fit]) -> str:
+def _models(fits: Sequence[_Fit]) -> list[str]:
+    """One line per model: its name and the parameters it was built with."""
+    width = max(len(f.name) for f in fits)
+    lines = []
+    for f in fits:
+        line = f"  {f.name.ljust(width)}  {_describe(f.model[-1])}"
+        rate = getattr(f.model[-1], "learning_rate_init_", None)
+        if f.error is None and rate is not None:
+            line += f"  [learning rate used: {rate:.3g}]"
+        lines.append(line)
+    return lines
+
+
+def _report(
+    args,
+    data: _Data,
+    split: _Split,
+    row_sets: Sequence[_RowSet],
+    blocks: Sequence[Sequence[_Fit]],
+) -> str:
     task = TASKS[args.task]
+    fits = [f for block in blocks for f in block]
     n, d = data.X.shape
+    command = f"skgd compare --task {args.task}"
+    if args.estimator != "all":
+        command += f" --estimator {args.estimator}"
     out = [
-        f"skgd compare --task {args.task}",
+        command,
         f"data:    {data.source}, {n} rows x {d} feature{'s' * (d != 1)}",
         f"split:   {len(split.y_train)} train / {len(split.y_test)} test rows "
         f"(test_size={task.test_size}, random_state={args.random_state}"
@@ -401,49 +564,42 @@ def _report(args, data: _Data, split: _Split, fits: Sequence[_Fit]) -> str:
     ]
     if args.blas_threads is not None:
         out.append(f"BLAS:    limited to {args.blas_threads} thread(s)")
-    out += ["", "models (estimator defaults except as shown):"]
-    width = max(len(f.name) for f in fits)
-    for f in fits:
-        line = f"  {f.name.ljust(width)}  {_describe(f.model[-1])}"
-        rate = getattr(f.model[-1], "learning_rate_init_", None)
-        if f.error is None and rate is not None:
-            line += f"  [learning rate used: {rate:.3g}]"
-        out.append(line)
+    out += ["", "models (estimator defaults except as shown):", *_models(fits)]
     headers = ("model", task.headers[0], "fit time (s)", *task.headers[1:])
-    out += ["", *_table(headers, fits), "", task.legend]
+    legend = [text for text in (task.legend, *(r.legend for r in row_sets)) if text]
+    out += ["", *_table(headers, blocks), "", *legend]
     notes = [note for f in fits for note in f.notes]
     if notes:
         out += ["", "notes (warnings raised while fitting and scoring):"]
         out += [f"  {note}" for note in notes]
         if any("ConvergenceWarning" in note for note in notes):
-            out.append("  (--max-iter raises the epoch budget of every model)")
+            out.append(
+                "  (--max-iter sets the epoch budget of every skgd model and "
+                "MLP reference)"
+            )
     return "\n".join(out)
 
 
-def _compare(args: argparse.Namespace) -> None:
-    task = TASKS[args.task]
+def _load(args: argparse.Namespace, task: _Task) -> _Data:
     if args.csv is None:
         if args.target is not None:
             raise CLIError("--target needs --csv")
         X, y = task.load()
-        data = _Data(X, y, f"{task.dataset} (scikit-learn)")
-    elif args.target is None:
+        return _Data(X, y, f"{task.dataset} (scikit-learn)")
+    if args.target is None:
         raise CLIError("--csv needs --target COLUMN, the column to predict")
-    else:
-        numeric = args.task == "regress"
-        data = load_csv(args.csv, args.target, numeric_target=numeric)
+    numeric = args.task == "regress"
+    return load_csv(args.csv, args.target, numeric_target=numeric)
+
+
+def _compare(args: argparse.Namespace) -> None:
+    task = TASKS[args.task]
+    data = _load(args, task)
     split = _split(data, task, args.random_state)
-    ref_model = make_pipeline(StandardScaler(), task.reference(args))
+    row_sets = [r for r in task.row_sets if args.estimator in ("all", r.kind)]
     with _blas_limit(args.blas_threads):
-        ref = _fit(type(ref_model[-1]).__name__, ref_model, split, task, ref_model)
-        ref_fitted = ref_model if ref.error is None else None
-        fits = []
-        for solver in args.solvers:
-            model = make_pipeline(
-                StandardScaler(), _skgd_estimator(args.task, solver, args)
-            )
-            fits.append(_fit(solver, model, split, task, ref_fitted))
-    print(_report(args, data, split, [*fits, ref]))
+        blocks = [_run_row_set(rows, task, split, args) for rows in row_sets]
+    print(_report(args, data, split, row_sets, blocks))
 
 
 def _blas_limit(n_threads: int | None) -> AbstractContextManager:
@@ -490,9 +646,16 @@ def _seed(text: str) -> int:
 
 
 _COMPARE_DESCRIPTION = """\
-Fit skgd's estimator once per solver, and scikit-learn's reference, on one
-train/test split, and print one table: epochs (n_iter_), fit time, train and
-test scores, and for regression the distance of coef_ to LinearRegression's.
+Fit each of skgd's estimators for the task once per solver, beside the
+matching scikit-learn estimator, on one train/test split, and print one table
+with a block of rows per estimator: epochs (n_iter_), fit time, train and test
+scores, and for the linear models the distance of coef_ to the reference's.
+
+  --task regress:  GDRegressor vs LinearRegression, then
+                   GDMLPRegressor vs MLPRegressor
+  --task classify: GDClassifier vs LogisticRegression (the same objective),
+                   then GDMLPClassifier vs MLPClassifier
+  --estimator linear or mlp keeps the first or the second block.
 
 Data: --task regress uses scikit-learn's diabetes data (test_size=0.25);
 --task classify its digits data (stratified, test_size=0.3). --csv PATH
@@ -507,35 +670,46 @@ def _epilog() -> str:
     """The settings of every model, generated from the code that builds them."""
     lines = textwrap.wrap(
         "settings: each estimator's defaults, plus random_state=SEED, "
-        "max_iter=N when --max-iter is given, and the following.",
+        "max_iter=N when --max-iter is given (not for LogisticRegression, "
+        "whose iterations are not epochs), and the following.",
         width=79,
     )
     for name, task in TASKS.items():
-        est = task.estimator(**task.common)
-        keys = ("learning_rate_init", "max_iter", "tol")
-        defaults = ", ".join(f"{k}={est.get_params()[k]!r}" for k in keys)
-        ref = _describe(task.reference(_HELP_ARGS), skip=("random_state",))
-        text = f"{_describe(est, skip=('solver',))} per solver ({defaults}) vs {ref}"
-        lines += textwrap.wrap(
-            text,
-            width=79,
-            initial_indent=f"  {name + ':':<10}",
-            subsequent_indent=" " * 12,
-        )
-        lines += [
-            f"{'':14}{solver}: " + ", ".join(f"{k}={v!r}" for k, v in extra.items())
-            for solver, extra in SETTINGS[name].items()
-        ]
+        indent = f"  {name + ':':<10}"
+        for rows in task.row_sets:
+            lines += _epilog_row_set(rows, indent)
+            indent = " " * 12
     auto = (
-        "learning_rate_init='auto': GDRegressor takes 1/L (L the curvature in "
-        "its preconditioned coordinates) for gd and sgd, and a fixed step in "
-        "units of std(y) for the adaptive solvers, whose default schedule cuts "
-        "the rate on plateaus; GDMLPClassifier takes a rate per solver. The "
-        "rate used is printed above the table."
+        "learning_rate_init='auto': the linear estimators take 1/L (L the "
+        "curvature bound of the loss in their preconditioned coordinates) for "
+        "gd and sgd, and a fixed step (GDRegressor's in units of std(y)) for "
+        "the adaptive solvers, whose default schedule cuts the rate on "
+        "plateaus; the MLPs take a rate per solver. The rate used is printed "
+        "above the table."
     )
     lines += ["", *textwrap.wrap(auto, width=79)]
     lines += ["", "Exit status: 0 on success, 2 on a usage or data error."]
     return "\n".join(lines)
+
+
+def _epilog_row_set(rows: _RowSet, indent: str) -> list[str]:
+    est = rows.estimator(**rows.common)
+    keys = ("learning_rate_init", "max_iter", "tol")
+    defaults = ", ".join(f"{k}={est.get_params()[k]!r}" for k in keys)
+    ref = _inner(rows.reference(_HELP_ARGS, 1))
+    skip = ("random_state", *rows.from_data)
+    text = (
+        f"{_describe(est, skip=('solver',))} per solver ({defaults}) vs "
+        f"{_describe(ref, skip=skip)}{rows.reference_note}"
+    )
+    lines = textwrap.wrap(
+        text, width=79, initial_indent=indent, subsequent_indent=" " * 14
+    )
+    lines += [
+        f"{'':14}{solver}: " + ", ".join(f"{k}={v!r}" for k, v in extra.items())
+        for solver, extra in SETTINGS[rows.estimator.__name__].items()
+    ]
+    return lines
 
 
 _HELP_ARGS = argparse.Namespace(random_state=0, max_iter=None)
@@ -558,8 +732,14 @@ def _build_parser() -> argparse.ArgumentParser:
         "--task",
         choices=tuple(TASKS),
         default="regress",
-        help="GDRegressor vs LinearRegression, or GDMLPClassifier vs "
-        "MLPClassifier (default: regress)",
+        help="regression on diabetes or classification on digits (default: regress)",
+    )
+    compare.add_argument(
+        "--estimator",
+        choices=ESTIMATOR_KINDS,
+        default="all",
+        help="the block of rows to run: linear (GDRegressor or GDClassifier), "
+        "mlp (GDMLPRegressor or GDMLPClassifier) or all (default: all)",
     )
     compare.add_argument("--csv", metavar="PATH", help="a CSV file with a header row")
     compare.add_argument("--target", metavar="COLUMN", help="the column to predict")
@@ -575,7 +755,8 @@ def _build_parser() -> argparse.ArgumentParser:
         "--max-iter",
         type=_positive_int,
         metavar="N",
-        help="epoch budget of every iterative model (default: each estimator's)",
+        help="epoch budget of every skgd model and MLP reference "
+        "(default: each estimator's)",
     )
     compare.add_argument(
         "--random-state",
@@ -598,10 +779,12 @@ def _build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``skgd`` command line.
 
-    ``skgd compare`` fits every solver of :class:`~skgd.GDRegressor` (or, with
-    ``--task classify``, :class:`~skgd.GDMLPClassifier`) beside scikit-learn's
-    reference estimator and prints one table; ``skgd compare --help`` lists the
-    options and the settings used.
+    ``skgd compare`` fits every solver of :class:`~skgd.GDRegressor` and
+    :class:`~skgd.GDMLPRegressor` (or, with ``--task classify``,
+    :class:`~skgd.GDClassifier` and :class:`~skgd.GDMLPClassifier`) beside
+    scikit-learn's reference estimators and prints one table, a block of rows
+    per estimator; ``skgd compare --help`` lists the options and the settings
+    used.
 
     Parameters
     ----------
@@ -622,17 +805,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     See Also
     --------
-    skgd.GDRegressor : The linear regressor compared by ``--task regress``.
-    skgd.GDMLPClassifier : The classifier compared by ``--task classify``.
+    skgd.GDRegressor : Compared with LinearRegression by ``--task regress``.
+    skgd.GDMLPRegressor : Compared with MLPRegressor by ``--task regress``.
+    skgd.GDClassifier : Compared with LogisticRegression by ``--task classify``.
+    skgd.GDMLPClassifier : Compared with MLPClassifier by ``--task classify``.
 
     Examples
     --------
     >>> from skgd.__main__ import main
-    >>> main(["compare", "--solvers", "gd"])  # doctest: +ELLIPSIS
-    skgd compare --task regress
+    >>> main(["compare", "--estimator", "linear", "--solvers", "gd"])
+    ... # doctest: +ELLIPSIS
+    skgd compare --task regress --estimator linear
     data:    diabetes (scikit-learn), 442 rows x 10 features
     ...
-    gd ...
+    GDRegressor gd ...
     0
     """
     args = _build_parser().parse_args(argv)

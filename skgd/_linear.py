@@ -50,85 +50,23 @@ class GDRegressor(RegressorMixin, _LinearBase):
         apart from ``epsilon``, the adaptive solvers' stability constant.
         Only used when ``loss='huber'``.
 
-    solver : {'gd', 'sgd', 'adam', 'adamw', 'rmsprop', 'adagrad', \
-'adadelta'}, default='gd'
-        The optimizer. 'gd' takes one step per epoch on the whole data set (full
-        batch) with (Nesterov) momentum and adaptive restart; 'sgd' takes
-        mini-batch steps with (Nesterov) momentum; 'adam' takes mini-batch Adam
-        steps (Kingma & Ba, 2015); 'rmsprop' (Hinton, 2012), 'adagrad' (Duchi
-        et al., 2011), 'adadelta' (Zeiler, 2012; its step is multiplied by the
-        rate, 1.0 being the paper's rule) and 'adamw' (Adam with decoupled
-        ``weight_decay``) take
-        mini-batch steps normalized per coordinate. An L1 penalty is applied
-        as a proximal step inside every rule.
+    %(solver)s
 
-    learning_rate_init : 'auto' or float, default='auto'
-        The initial step size, in the solver's coordinates (see
-        ``precondition``). 'auto' means ``1 / L`` for 'gd' and 'sgd', with
-        ``L`` the largest eigenvalue of the Hessian of the objective in those
-        coordinates: 1 under the full preconditioner (whitened least squares,
-        ridge included, has the identity Hessian, so 'gd' takes Newton steps
-        and lands in a few epochs), else the weighted Gram matrix of the
-        standardized ``X`` (with a column of ones while the intercept is
-        optimized) plus the L2 term. For mini-batches of size ``b`` out of
-        ``n`` it is raised to the expected smoothness
-        ``n (b - 1) / (b (n - 1)) L + (n - b) / (b (n - 1)) L_max`` with
-        ``L_max`` the largest squared row norm (Gower et al., 2019), and
-        'sgd' multiplies it by ``1 - momentum`` since momentum lengthens the
-        effective step by ``1 / (1 - momentum)``. This step does not diverge,
-        whatever the scale of the features. The adaptive solvers move each
-        coordinate by about the rate whatever the curvature; preconditioned,
-        their coordinates are in units of each target's standard deviation,
-        and 'auto' means 0.01 for 'adam', 'adamw' and 'rmsprop', 0.1 for
-        'adagrad' (whose steps shrink as ``1 / sqrt(t)``) and 10 for
-        'adadelta' (its first step is the rate times ``sqrt(epsilon)``);
-        with ``precondition=False`` these are multiplied by ``std(y)``.
-        The value used is stored in ``learning_rate_init_``. Each
-        ``partial_fit`` call of 'gd' is one full-batch step on the data it is
-        given, so 'gd' resolves 'auto' on the data of every call.
+    %(learning_rate_init)s
 
     %(learning_rate)s
 
     %(power_t)s
 
-    penalty : {'l2', 'l1', 'elasticnet'} or None, default=None
-        The regularization term. None fits ordinary least squares (as
-        :class:`~sklearn.linear_model.LinearRegression`); 'l2' is ridge, 'l1'
-        is lasso and 'elasticnet' mixes them by ``l1_ratio``. The L1 part is
-        applied as a proximal step, which gives exact zeros with every solver.
+    %(penalty)s
 
-    alpha : float, default=0.0001
-        Strength of the penalty. Ignored when ``penalty=None``.
+    %(alpha)s
 
     %(l1_ratio)s
 
-    fit_intercept : bool, default=True
-        Whether to fit an intercept. The intercept is never penalized.
+    %(fit_intercept)s
 
-    precondition : bool or 'diagonal', default=True
-        The coordinates the solvers work in; a change of variables that
-        leaves the objective, its minimizer and the reported ``coef_``
-        unchanged (weighted statistics of the first fit or partial_fit call):
-
-        - ``X`` is centered (with an intercept) and scaled by its standard
-          deviation (without: by its root mean square). The intercept then
-          decouples, and its least-squares optimum is the weighted mean of
-          ``y`` whatever the weights: it is set there, not optimized, while
-          the data are those the statistics came from.
-        - True (the full preconditioner): on dense ``X`` with at most 1000
-          features, fewer than the samples, and no L1 part, the standardized
-          features are also whitened by the inverse Cholesky factor of their
-          Gram matrix (ridge included), so least squares has the identity
-          Hessian: correlated columns (diabetes: condition number 440) no
-          longer leave flat directions that mini-batch noise hides. It costs
-          one pass over ``X`` and a ``d x d`` factorization. Elsewhere
-          (sparse ``X``, an L1 part, wide data) the diagonal one is used.
-        - 'diagonal': standardization only (a Jacobi preconditioner).
-        - For the adaptive solvers, the coefficients are also measured in
-          units of each target's standard deviation (root mean square without
-          intercept), so that one rate suits targets of any scale; their
-          ``epsilon`` is measured in the matching unit of the gradient.
-        - False: plain coordinates, to watch plain gradient descent.
+    %(precondition)s
 
     precompute : 'auto' or bool, default='auto'
         Whether full-batch 'gd' takes each epoch's loss and gradient from the
@@ -144,45 +82,17 @@ class GDRegressor(RegressorMixin, _LinearBase):
         ``precondition`` and applies while the data are those of the first
         call (warm starts and partial_fit on other rows use the rows).
 
-    average : 'auto' or bool, default='auto'
-        Whether the mini-batch solvers average their iterates
-        (Polyak-Ruppert), as ``SGDRegressor(average=True)``. The average runs
-        over the epochs since the objective last improved by ``tol`` (the
-        stationary tail at the current rate); at each plateau (a rate cut of
-        the 'adaptive' schedule, or the stop) it replaces the last iterate
-        when its training objective is lower. Under the full preconditioner
-        the distance of the average to the optimum is known exactly from the
-        sufficient statistics (whitened least squares has the identity
-        Hessian), and the fit stops as soon as every target's R² is provably
-        within ``tol / 10`` of its optimum: on large data that is after two
-        or three epochs. 'auto' averages with ``learning_rate='auto'`` and a
-        ``tol``; not used by 'gd', ``partial_fit`` or early stopping.
+    %(average)s
 
     %(batch_size)s
 
-    max_iter : int, default=1000
-        Maximum number of epochs (passes over the data) of one call to ``fit``.
+    %(max_iter)s
 
-    tol : float or None, default=1e-4
-        Tolerance of the stopping rule, relative to the scale of ``y`` so
-        that its unit does not change the model: 'gd' stops when the largest
-        entry of the proximal gradient ``(theta - theta_next) / lr`` is at
-        most ``tol * std(y)``; the mini-batch solvers watch for
-        ``n_iter_no_change`` consecutive epochs in which the training
-        objective did not decrease by ``tol`` times its starting value
-        (``var(y) / 2``, the best constant's), and then cut the rate (see
-        ``learning_rate``) or stop. With early stopping, the validation R²
-        must increase by ``tol``. With ``loss='huber'`` the objective's unit
-        is its starting value (the mean's Huber loss) and the gradient's
-        ``min(std(y), huber_epsilon)``. None runs exactly ``max_iter`` epochs,
-        with no stopping rule and no ``ConvergenceWarning``.
+    %(tol)s
 
     %(n_iter_no_change)s
 
-    early_stopping : bool, default=False
-        Whether to hold out ``validation_fraction`` of the training data, stop
-        when its R² stops improving, and restore the weights of the best epoch.
-        Not used by ``partial_fit``.
+    %(early_stopping)s
 
     %(validation_fraction)s
 
@@ -198,16 +108,7 @@ class GDRegressor(RegressorMixin, _LinearBase):
 
     %(amsgrad)s
 
-    weight_decay : float, default=0.0
-        Decoupled weight decay of 'adamw' (Loshchilov & Hutter, 2019): each
-        step also moves the coefficients (never the intercepts), in the
-        solver's coordinates, by ``-lr * weight_decay * w``. It is not part of
-        the objective in Notes: at its fixed point the normalized step
-        balances the decay, a shrinkage whose strength depends on the noise
-        of the mini-batch gradients (with 0.01, PyTorch's default, the
-        training R² ended up to 1.1e-3 below LinearRegression's). So
-        'adamw' equals 'adam' by default, and every solver reaches the same
-        model; set it to shrink on purpose. Only used when solver='adamw'.
+    %(weight_decay)s
 
     %(rho)s
 
@@ -227,9 +128,7 @@ class GDRegressor(RegressorMixin, _LinearBase):
 
     %(shuffle)s
 
-    random_state : int, RandomState instance or None, default=None
-        Seeds the shuffling and the validation split. Pass an int for
-        reproducible output across calls.
+    %(random_state)s
 
     %(warm_start)s
 

@@ -19,7 +19,7 @@ layout of ``coef_`` live here, behind a few hooks:
 import numpy as np
 import scipy.sparse as sp
 
-from skgd._base import BaseGD
+from skgd._base import BaseGD, expected_smoothness
 from skgd._models import (
     LinearModel,
     moments,
@@ -197,7 +197,7 @@ class _LinearBase(BaseGD):
             theta[model.n_penalized :] = model.intercept_at(b0, X.dtype)
         return theta
 
-    def _resolve_learning_rate(self, model, penalty, X, sw, batch_size):
+    def _resolve_learning_rate(self, model, penalty, X, sw, batch_size, theta):
         if self.learning_rate_init != "auto":
             return float(self.learning_rate_init)
         if self.solver in ADAPTIVE_SOLVERS:
@@ -211,10 +211,7 @@ class _LinearBase(BaseGD):
         c = self._loss_curvature()
         L = c * L + max(0.0, 1.0 - c) * penalty.curvature
         L_max = c * L_max + penalty.curvature
-        if 1 < b < n:
-            L = (n * (b - 1) * L + (n - b) * L_max) / (b * (n - 1))
-        elif b == 1 < n:
-            L = L_max
+        L = expected_smoothness(L, L_max, n, b)
         lr = 1.0 / L if L > 0 else 1.0
         if self.solver == "sgd":
             # momentum multiplies the long-run step by 1 / (1 - momentum); full

@@ -24,14 +24,13 @@ _PRIOR_FLOOR = 1e-6
 
 @fill_doc
 class GDClassifier(_ClassTargets, ClassifierMixin, _LinearBase):
-    """Linear classifier (logistic regression or squared hinge) trained by
-    gradient descent, SGD or Adam.
+    """Linear classifier trained by gradient descent, SGD or Adam.
 
     Minimizes the weighted mean loss plus the elastic-net penalty of
-    :class:`GDRegressor` (see Notes). With ``loss='log_loss'`` this is
-    logistic regression: a sigmoid for two classes, a softmax over all the
-    classes for more (multinomial, not one-vs-rest), and full-batch 'gd'
-    reaches :class:`~sklearn.linear_model.LogisticRegression`'s solution
+    :class:`GDRegressor` (see Notes). With ``loss='log_loss'`` (the default)
+    this is logistic regression: a sigmoid for two classes, a softmax over
+    all the classes for more (multinomial, not one-vs-rest), and full-batch
+    'gd' reaches :class:`~sklearn.linear_model.LogisticRegression`'s solution
     under the mapping of its penalty given in Notes.
 
     Parameters
@@ -43,84 +42,37 @@ class GDClassifier(_ClassTargets, ClassifierMixin, _LinearBase):
         ``s = +1`` for the class and -1 for the others, the loss of
         :class:`~sklearn.svm.LinearSVC` (no probabilities).
 
-    solver : {'gd', 'sgd', 'adam', 'adamw', 'rmsprop', 'adagrad', \
-'adadelta'}, default='gd'
-        The optimizer, as in :class:`GDRegressor`: 'gd' is full-batch
-        gradient descent with Nesterov momentum and adaptive restart
-        (proximal for an L1 part), the others take mini-batch steps.
+    %(solver)s
 
-    learning_rate_init : 'auto' or float, default='auto'
-        The initial step size, in the solver's coordinates (see
-        ``precondition``). 'auto' means ``1 / L`` for 'gd' and 'sgd' with
-        ``L`` the curvature bound of :class:`GDRegressor` times the largest
-        second derivative of the loss (1/4 for two classes, 1/2 for the
-        softmax, 2 for the squared hinge), so the step never diverges; for
-        the adaptive solvers 0.01 ('adam', 'adamw', 'rmsprop'), 0.1
-        ('adagrad') or 10 ('adadelta'). The value used is stored in
-        ``learning_rate_init_``.
+    %(learning_rate_init)s
 
     %(learning_rate)s
 
     %(power_t)s
 
-    penalty : {'l2', 'l1', 'elasticnet'} or None, default='l2'
-        The regularization term of the weights (never of the intercepts),
-        as in :class:`GDRegressor`. The default keeps the problem well posed
-        when the classes are separable.
+    %(penalty)s
 
-    alpha : float, default=0.0001
-        Strength of the penalty (see Notes for LogisticRegression's ``C``).
+    %(alpha)s
 
     %(l1_ratio)s
 
-    fit_intercept : bool, default=True
-        Whether to fit intercepts. They are never penalized, and start at
-        the best constant model (the log-odds of the weighted class prior
-        for 'log_loss', ``2 p - 1`` per class for 'squared_hinge').
+    %(fit_intercept)s
 
-    class_weight : dict, 'balanced' or None, default=None
-        Weights of the classes, multiplying the sample weights in the loss.
-        'balanced' uses ``n_samples / (n_classes * np.bincount(y))``. Not
-        supported by ``partial_fit``.
+    %(class_weight)s
 
-    precondition : bool or 'diagonal', default=True
-        The coordinates the solvers work in, a change of variables that
-        leaves the objective, its minimizer and ``coef_`` unchanged
-        (statistics of the first fit or partial_fit call): ``X`` centered
-        (with an intercept) and scaled by its standard deviation; with True,
-        on dense ``X`` with at most 1000 features, fewer than the samples and
-        no L1 part, also whitened by the inverse Cholesky factor of its Gram
-        matrix, whose Hessian then bounds the loss's. 'diagonal' keeps the
-        scaling only; False gives plain coordinates.
+    %(precondition)s
 
-    average : 'auto' or bool, default='auto'
-        Whether the mini-batch solvers average their iterates
-        (Polyak-Ruppert) over the epochs since the objective last improved;
-        at each plateau the average replaces the last iterate when its
-        training objective is lower. 'auto' averages with
-        ``learning_rate='auto'`` and a ``tol``; never with 'gd',
-        ``partial_fit`` or early stopping.
+    %(average)s
 
     %(batch_size)s
 
-    max_iter : int, default=1000
-        Maximum number of epochs of one call to ``fit``.
+    %(max_iter)s
 
-    tol : float or None, default=1e-4
-        Tolerance of the stopping rule: 'gd' stops when the largest entry of
-        the proximal gradient ``(theta - theta_next) / lr`` is at most
-        ``tol``; the mini-batch solvers when the training objective has not
-        decreased by ``tol`` for ``n_iter_no_change`` consecutive epochs
-        (after the rate cuts of ``learning_rate='auto'``). With early
-        stopping, the validation accuracy must increase by ``tol``. None
-        runs exactly ``max_iter`` epochs, with no ``ConvergenceWarning``.
+    %(tol)s
 
     %(n_iter_no_change)s
 
-    early_stopping : bool, default=False
-        Whether to hold out a stratified ``validation_fraction`` of the
-        training data, stop when its accuracy stops improving, and restore
-        the weights of the best epoch. Not used by ``partial_fit``.
+    %(early_stopping)s
 
     %(validation_fraction)s
 
@@ -136,11 +88,7 @@ class GDClassifier(_ClassTargets, ClassifierMixin, _LinearBase):
 
     %(amsgrad)s
 
-    weight_decay : float, default=0.0
-        Decoupled weight decay of 'adamw': each step also moves the
-        coefficients, in the solver's coordinates, by
-        ``-lr * weight_decay * w``; not part of the objective. Only used
-        when solver='adamw'.
+    %(weight_decay)s
 
     %(rho)s
 
@@ -160,8 +108,7 @@ class GDClassifier(_ClassTargets, ClassifierMixin, _LinearBase):
 
     %(shuffle)s
 
-    random_state : int, RandomState instance or None, default=None
-        Seeds the shuffling and the validation split.
+    %(random_state)s
 
     %(warm_start)s
 

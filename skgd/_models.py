@@ -504,10 +504,26 @@ INITIALIZERS: dict[str, Callable[[np.random.RandomState, int, int], Array]] = {
 
 
 class MLP:
-    """Fully connected network; ``layer_sizes`` runs from inputs to outputs."""
+    """Fully connected network; ``layer_sizes`` runs from inputs to outputs.
+
+    With ``out_scale`` and ``out_shift`` (one value per output) the output
+    layer works in units of each target: ``theta`` holds its ``V`` and ``c``,
+    ``raw = (a @ V + c) * out_scale + out_shift``, and the weights in the
+    targets' units are ``W = V * out_scale`` and ``b = c * out_scale +
+    out_shift``. The loss of one output is then its variance times that of
+    the standardized target, so that, with the rate divided by the variance
+    (and no penalty on the hidden layers), gradient steps on ``theta`` do not
+    depend on the unit of the targets. The per-entry ``penalty_weights`` keep
+    the penalty that of ``W``.
+    """
 
     def __init__(
-        self, layer_sizes: Sequence[int], activation: str, initialization: str
+        self,
+        layer_sizes: Sequence[int],
+        activation: str,
+        initialization: str,
+        out_scale: Array | None = None,
+        out_shift: Array | None = None,
     ) -> None:
         self.layer_sizes = [int(n) for n in layer_sizes]
         self.activation = activation
@@ -515,10 +531,25 @@ class MLP:
         sizes = self.layer_sizes
         self.shapes = list(itertools.pairwise(sizes))
         self.n_penalized = sum(a * b for a, b in self.shapes)
-        self.penalty_weights = None
         self.size = self.n_penalized + sum(self.layer_sizes[1:])
+        self.penalty_weights: Array | None = None
+        self.out_scale = self.out_shift = None
+        if out_scale is not None or out_shift is not None:
+            n_out = sizes[-1]
+            scale = np.ones(n_out) if out_scale is None else out_scale
+            shift = np.zeros(n_out) if out_shift is None else out_shift
+            self.out_scale = np.asarray(scale, dtype=np.float64).reshape(n_out)
+            self.out_shift = np.asarray(shift, dtype=np.float64).reshape(n_out)
+            # entry (j, o) of the last V sits at the end of the weights, row-major
+            weights = np.ones(self.n_penalized)
+            fan_in = sizes[-2]
+            weights[self.n_penalized - fan_in * n_out :] = np.tile(
+                self.out_scale, fan_in
+            )
+            self.penalty_weights = weights
 
     def unpack(self, theta: Array) -> tuple[list[Array], list[Array]]:
+        """Views of the parameters of each layer (``V`` and ``c`` last)."""
         coefs, intercepts = [], []
         w_at, b_at = 0, self.n_penalized
         for fan_in, fan_out in self.shapes:
@@ -529,9 +560,33 @@ class MLP:
         return coefs, intercepts
 
     def pack(self, coefs: Sequence[Array], intercepts: Sequence[Array], dtype) -> Array:
+        """The parameter vector of the layers' parameters (inverse of unpack)."""
         flat = [np.asarray(W, dtype=dtype).reshape(-1) for W in coefs]
         flat += [np.asarray(b, dtype=dtype).reshape(-1) for b in intercepts]
         return np.concatenate(flat)
+
+    def coefs(self, theta: Array) -> tuple[list[Array], list[Array]]:
+        """Copies of the weights and intercepts in the targets' units."""
+        coefs, intercepts = self.unpack(theta)
+        coefs, intercepts = [W.copy() for W in coefs], [b.copy() for b in intercepts]
+        if self.out_scale is not None:
+            scale = self.out_scale.astype(theta.dtype)
+            coefs[-1] *= scale
+            intercepts[-1] *= scale
+            intercepts[-1] += self.out_shift.astype(theta.dtype)
+        return coefs, intercepts
+
+    def from_coefs(
+        self, coefs: Sequence[Array], intercepts: Sequence[Array], dtype
+    ) -> Array:
+        """The parameter vector of weights and intercepts in the targets'
+        units (inverse of :meth:`coefs`)."""
+        if self.out_scale is not None:
+            coefs, intercepts = list(coefs), list(intercepts)
+            W, b = np.asarray(coefs[-1], np.float64), np.asarray(intercepts[-1])
+            coefs[-1] = W / self.out_scale
+            intercepts[-1] = (b.astype(np.float64) - self.out_shift) / self.out_scale
+        return self.pack(coefs, intercepts, dtype)
 
     def init(self, rng: np.random.RandomState, dtype: np.dtype) -> Array:
         draw = INITIALIZERS[self.initialization]
@@ -547,7 +602,52 @@ class MLP:
             z = _matmul(acts[-1], W)
             z += b
             acts.append(act(z) if i < len(coefs) - 1 else z)
-        return acts[-1], acts
+        raw = acts[-1]
+        if self.out_scale is not None:
+            # in place: backward never reads the output layer's activation
+            raw *= self.out_scale.astype(raw.dtype)
+            raw += self.out_shift.astype(raw.dtype)
+        return raw, acts
+
+    def output_curvature(
+        self, theta: Array, X: Any, sw: Array, *, max_rows: int = 2000
+    ) -> tuple[float, float]:
+        """The curvature of the squared error in the output layer at ``theta``.
+
+        Returns ``(L, L_max)``: the largest eigenvalue of the weighted second
+        moments of ``[a, 1]``, with ``a`` the last hidden layer's activations
+        (the Hessian in ``V`` and ``c``), and the largest squared norm of a
+        row ``[a_i, 1]`` of positive weight (that of a one-row batch); both
+        times the largest squared ``out_scale``. Taken on at most ``max_rows``
+        evenly spaced rows, by power iteration from the ones vector (the
+        direction of the activations' mean, which dominates unless they are
+        centered), which approaches ``L`` from below.
+        """
+        n = X.shape[0]
+        if n > max_rows:
+            rows = np.linspace(0, n - 1, max_rows).astype(np.intp)
+            X, sw = X[rows], sw[rows]
+        keep = np.asarray(sw) > 0
+        a = self.forward(theta, X[keep])[1][-2]
+        w = np.asarray(sw, dtype=np.float64)[keep]
+        w /= w.sum()
+        v = np.ones(a.shape[1] + 1) / np.sqrt(a.shape[1] + 1)
+        L = 0.0
+        for _ in range(50):
+            u = np.asarray(_matmul(a, v[:-1])).ravel() + v[-1]
+            u *= w
+            g = np.append(np.asarray(a.T @ u).ravel(), u.sum())
+            L_prev, L = L, float(np.linalg.norm(g))
+            if L == 0.0 or abs(L - L_prev) <= 1e-3 * L:
+                break
+            v = g / L
+        if sp.issparse(a):  # no hidden layer: the rows of X
+            sq = np.asarray(a.multiply(a).sum(axis=1)).ravel()
+        else:
+            sq = np.einsum("ij,ij->i", a, a)
+        L_max = float(np.max(sq, initial=0.0)) + 1.0
+        out2 = 1.0 if self.out_scale is None else float(np.max(self.out_scale**2))
+        return L * out2, L_max * out2
 
     def backward(
         self, theta: Array, X: Any, draw: Array, cache: list[Any], grad: Array
@@ -556,6 +656,9 @@ class MLP:
         g_coefs, g_intercepts = self.unpack(grad)
         act_grad = ACTIVATIONS[self.activation][1]
         delta = draw
+        if self.out_scale is not None:
+            # the chain rule through raw = z * out_scale + out_shift
+            delta = draw * self.out_scale.astype(draw.dtype)
         for i in range(len(coefs) - 1, -1, -1):
             a = cache[i]
             if sp.issparse(a):

@@ -13,18 +13,35 @@ from skgd.__main__ import main
 from skgd._optimizers import SOLVERS
 
 
-def _rows(out: str) -> dict[str, dict[str, str]]:
-    """The table of ``skgd compare`` output as {model: {header: cell}}."""
+def _blocks(out: str) -> list[dict[str, dict[str, str]]]:
+    """The table of ``skgd compare`` output, one {model: {header: cell}} per
+    row set (blocks of rows between blank lines, up to the legend)."""
     lines = out.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("model "))
     headers = re.split(r"\s{2,}", lines[start].strip())
-    rows = {}
+    blocks: list[dict[str, dict[str, str]]] = [{}]
     for line in lines[start + 1 :]:
-        if not line.strip():
-            break
         cells = re.split(r"\s{2,}", line.strip())
-        rows[cells[0]] = dict(zip(headers, cells, strict=False))
+        if not line.strip():
+            blocks.append({})
+        elif len(cells) < 2:  # the legend
+            break
+        else:
+            blocks[-1][cells[0]] = dict(zip(headers, cells, strict=False))
+    return [block for block in blocks if block]
+
+
+def _rows(out: str) -> dict[str, dict[str, str]]:
+    """The table of ``skgd compare`` output as {model: {header: cell}}."""
+    rows = {}
+    for block in _blocks(out):
+        assert not set(rows) & set(block), "a model name repeats"
+        rows.update(block)
     return rows
+
+
+def _names(estimator: str, solvers=SOLVERS) -> list[str]:
+    return [f"{estimator} {solver}" for solver in solvers]
 
 
 def _run(capsys, *args: str) -> str:
@@ -53,19 +70,26 @@ def _regression_csv(tmp_path, n=40):
     return _write_csv(tmp_path / "data.csv", ["a", "y", "b", "c"], rows)
 
 
-def test_regress_default_table_has_every_solver_and_gd_reaches_closed_form(capsys):
+def test_regress_default_table_has_both_row_sets_and_gd_reaches_closed_form(capsys):
     out = _run(capsys)
+    linear, mlp = _blocks(out)
+    assert list(linear) == [*_names("GDRegressor"), "LinearRegression"]
+    assert list(mlp) == [*_names("GDMLPRegressor"), "MLPRegressor"]
     rows = _rows(out)
-    assert set(rows) == {*SOLVERS, "LinearRegression"}
     for name, row in rows.items():
         values = _check_numbers(row, skip=("model", "coef dist"))
         assert values["fit time (s)"] >= 0
-        if name != "LinearRegression":
+        if name in linear and name != "LinearRegression":
             assert float(row["coef dist"]) >= 0
     assert rows["LinearRegression"]["coef dist"] == "ref"
-    assert float(rows["gd"]["coef dist"]) < 1e-6
-    assert rows["gd"]["test R2"] == rows["LinearRegression"]["test R2"]
+    assert float(rows["GDRegressor gd"]["coef dist"]) < 1e-6
+    assert rows["GDRegressor gd"]["test R2"] == rows["LinearRegression"]["test R2"]
+    # the MLPs have no unique weights to compare
+    assert {row["coef dist"] for row in mlp.values()} == {"-"}
+    assert int(rows["MLPRegressor"]["epochs"]) > 0
     assert "diabetes" in out and "GDRegressor(solver='gd'" in out
+    assert "GDMLPRegressor(solver='adam', hidden_layer_sizes=(64,)" in out
+    assert "regressor=MLPRegressor(hidden_layer_sizes=(64,)" in out
     assert "tol=1e-10" in out
 
 
@@ -74,62 +98,150 @@ def test_regress_solvers_max_iter_and_blas_threads_options(capsys):
         capsys, "--solvers", "adam,sgd", "--max-iter", "3", "--blas-threads", "1"
     )
     rows = _rows(out)
-    assert list(rows) == ["adam", "sgd", "LinearRegression"]
-    assert all(int(rows[s]["epochs"]) <= 3 for s in ("adam", "sgd"))
+    assert list(rows) == [
+        *_names("GDRegressor", ["adam", "sgd"]),
+        "LinearRegression",
+        *_names("GDMLPRegressor", ["adam", "sgd"]),
+        "MLPRegressor",
+    ]
+    # --max-iter reaches every row set, the MLP reference included
+    assert all(
+        int(row["epochs"]) <= 3
+        for name, row in rows.items()
+        if name != "LinearRegression"
+    )
     # the ConvergenceWarnings become notes under the table
     assert "notes (warnings" in out
-    assert "sgd: ConvergenceWarning" in out
+    assert "GDRegressor sgd: ConvergenceWarning" in out
+    assert "MLPRegressor: ConvergenceWarning" in out
     assert "limited to 1 thread" in out
 
 
-def test_classify_default_table_has_every_solver(capsys):
+def test_classify_default_table_has_both_row_sets(capsys):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         out = _run(capsys, "--task", "classify", "--max-iter", "4")
     assert caught == []  # warnings are notes in the output, not spewed
-    rows = _rows(out)
-    assert set(rows) == {*SOLVERS, "MLPClassifier"}
-    for row in rows.values():
-        values = _check_numbers(row)
-        assert 1 <= values["epochs"] <= 4
+    linear, mlp = _blocks(out)
+    assert list(linear) == [*_names("GDClassifier"), "LogisticRegression"]
+    assert list(mlp) == [*_names("GDMLPClassifier"), "MLPClassifier"]
+    for name, row in {**linear, **mlp}.items():
+        values = _check_numbers(row, skip=("model", "coef dist"))
+        if name != "LogisticRegression":  # an exact reference: no epoch budget
+            assert 1 <= values["epochs"] <= 4
         assert 0 <= values["train acc"] <= 1 and 0 <= values["test acc"] <= 1
         assert values["test log-loss"] >= 0
+    assert linear["LogisticRegression"]["coef dist"] == "ref"
+    assert all(float(linear[n]["coef dist"]) >= 0 for n in _names("GDClassifier"))
+    assert {row["coef dist"] for row in mlp.values()} == {"-"}
     assert "digits" in out and "stratified" in out
+    assert "GDClassifier(solver='gd', alpha=0.01" in out
     assert "MLPClassifier: ConvergenceWarning" in out
+
+
+def test_classify_gd_lands_on_logistic_regression(capsys):
+    out = _run(capsys, "--task", "classify", "--estimator", "linear", "--solvers", "gd")
+    rows = _rows(out)
+    assert list(rows) == ["GDClassifier gd", "LogisticRegression"]
+    gd, ref = rows["GDClassifier gd"], rows["LogisticRegression"]
+    assert float(gd["coef dist"]) < 1e-4
+    for column in ("train acc", "test acc", "test log-loss"):
+        assert gd[column] == ref[column]
+    # the reference has GDClassifier's objective: C = 1 / (alpha * n_train)
+    assert f"C={1 / (_cli.CLASSIFIER_ALPHA * 1257)!r}" in out
+
+
+@pytest.mark.parametrize(
+    ("task", "estimator", "expected"),
+    [
+        ("regress", "linear", ["GDRegressor adam", "LinearRegression"]),
+        ("regress", "mlp", ["GDMLPRegressor adam", "MLPRegressor"]),
+        ("classify", "linear", ["GDClassifier adam", "LogisticRegression"]),
+        ("classify", "mlp", ["GDMLPClassifier adam", "MLPClassifier"]),
+    ],
+)
+def test_estimator_option_keeps_one_row_set(capsys, task, estimator, expected):
+    out = _run(
+        capsys, "--task", task, "--estimator", estimator, "--solvers", "adam",
+        "--max-iter", "2",
+    )  # fmt: skip
+    assert out.startswith(f"skgd compare --task {task} --estimator {estimator}\n")
+    assert [list(block) for block in _blocks(out)] == [expected]
 
 
 def test_csv_regression_reaches_closed_form(tmp_path, capsys):
     path = _regression_csv(tmp_path)
     out = _run(capsys, "--csv", path, "--target", "y")
     rows = _rows(out)
-    assert set(rows) == {*SOLVERS, "LinearRegression"}
-    assert float(rows["gd"]["coef dist"]) < 1e-6
+    assert set(rows) == {
+        *_names("GDRegressor"),
+        "LinearRegression",
+        *_names("GDMLPRegressor"),
+        "MLPRegressor",
+    }
+    assert float(rows["GDRegressor gd"]["coef dist"]) < 1e-6
     assert float(rows["LinearRegression"]["test R2"]) > 0.99
     assert "40 rows x 3 features" in out
 
 
-def test_csv_classification_with_string_labels(tmp_path, capsys):
+def _pets_csv(tmp_path, kinds=("cat", "dog", "eel")) -> str:
     rng = np.random.RandomState(0)
-    labels = np.array(["cat", "dog", "eel"])[np.arange(60) % 3]
+    labels = np.array(kinds)[np.arange(60) % len(kinds)]
     centers = {"cat": (0.0, 0.0), "dog": (5.0, 5.0), "eel": (0.0, 5.0)}
     rows = [[*(np.array(centers[c]) + rng.normal(size=2)), c] for c in labels]
-    path = _write_csv(tmp_path / "pets.csv", ["x1", "x2", "kind"], rows)
+    return _write_csv(tmp_path / "pets.csv", ["x1", "x2", "kind"], rows)
+
+
+def test_csv_classification_with_string_labels(tmp_path, capsys):
+    path = _pets_csv(tmp_path)
     out = _run(
         capsys, "--task", "classify", "--csv", path, "--target", "kind",
         "--solvers", "gd,adam", "--max-iter", "50",
     )  # fmt: skip
-    table = _rows(out)
-    assert list(table) == ["gd", "adam", "MLPClassifier"]
-    assert float(table["gd"]["train acc"]) > 0.9
+    linear, mlp = _blocks(out)
+    assert list(linear) == [
+        *_names("GDClassifier", ["gd", "adam"]),
+        "LogisticRegression",
+    ]
+    assert list(mlp) == [*_names("GDMLPClassifier", ["gd", "adam"]), "MLPClassifier"]
+    assert float(mlp["GDMLPClassifier gd"]["train acc"]) > 0.9
+    assert float(linear["GDClassifier gd"]["train acc"]) > 0.9
+    assert "60 rows x 2 features" in out
+
+
+@pytest.mark.parametrize("kinds", [("cat", "dog"), ("cat", "dog", "eel")])
+def test_csv_classification_gd_lands_on_logistic_regression(tmp_path, capsys, kinds):
+    path = _pets_csv(tmp_path, kinds)
+    out = _run(
+        capsys, "--task", "classify", "--csv", path, "--target", "kind",
+        "--estimator", "linear", "--solvers", "gd",
+    )  # fmt: skip
+    rows = _rows(out)
+    assert float(rows["GDClassifier gd"]["coef dist"]) < 1e-4
+    assert rows["GDClassifier gd"]["test acc"] == rows["LogisticRegression"]["test acc"]
 
 
 def test_diverging_fit_is_a_table_row(monkeypatch, capsys):
-    monkeypatch.setitem(_cli.SETTINGS["regress"], "sgd", {"learning_rate_init": 1e6})
-    out = _run(capsys, "--solvers", "gd,sgd")
+    monkeypatch.setitem(
+        _cli.SETTINGS["GDRegressor"], "sgd", {"learning_rate_init": 1e6}
+    )
+    out = _run(capsys, "--estimator", "linear", "--solvers", "gd,sgd")
     rows = _rows(out)
-    assert rows["sgd"]["epochs"].startswith("diverged: epoch 1")
+    assert rows["GDRegressor sgd"]["epochs"].startswith("diverged: epoch 1")
     assert "Scale the features" not in out  # only the short reason
-    assert float(rows["gd"]["coef dist"]) < 1e-6
+    assert float(rows["GDRegressor gd"]["coef dist"]) < 1e-6
+
+
+def test_every_task_has_a_linear_and_an_mlp_row_set():
+    """The row sets the issue asked for: one per estimator type."""
+    covered = {
+        task: [(rows.kind, rows.estimator.__name__) for rows in spec.row_sets]
+        for task, spec in _cli.TASKS.items()
+    }
+    assert covered == {
+        "regress": [("linear", "GDRegressor"), ("mlp", "GDMLPRegressor")],
+        "classify": [("linear", "GDClassifier"), ("mlp", "GDMLPClassifier")],
+    }
 
 
 GOOD = [[i, i % 3, 2 * i + 1] for i in range(12)]
@@ -206,6 +318,7 @@ def test_target_without_csv_is_an_error(capsys):
         ["compare", "--blas-threads", "two"],
         ["compare", "--random-state", "-1"],
         ["compare", "--task", "cluster"],
+        ["compare", "--estimator", "tree"],
         [],
     ],
 )
@@ -226,5 +339,9 @@ def test_python_m_skgd_compare_help():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: skgd compare")
-    # the help states the settings used
+    # the help states the settings used and every row set
     assert "tol=1e-10" in result.stdout
+    assert "--estimator {all,linear,mlp}" in result.stdout
+    for name in ("GDClassifier(alpha=0.01)", "LogisticRegression", "GDMLPRegressor"):
+        assert name in result.stdout
+    assert "C = 1 / (alpha * n_train)" in result.stdout

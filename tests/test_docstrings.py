@@ -14,7 +14,14 @@ from skgd._optimizers import SOLVERS
 
 validate = pytest.importorskip("numpydoc.validate").validate
 
-ESTIMATORS = [skgd.GDRegressor, skgd.GDMLPClassifier]
+ESTIMATORS = [
+    skgd.GDRegressor,
+    skgd.GDClassifier,
+    skgd.GDMLPRegressor,
+    skgd.GDMLPClassifier,
+]
+# the loss is what tells the estimators apart: each documents its own options
+OWN = {"loss"}
 
 # Codes ignored everywhere, as scikit-learn's own docstring test does:
 #   RT02: the first line of Returns holds only the type. scikit-learn names its
@@ -79,44 +86,59 @@ def _fitted_attributes(est):
     }
 
 
-def _regressor_fits(pd):
-    X, y = make_regression(n_samples=60, n_features=4, random_state=0)
-    X_df = pd.DataFrame(X, columns=[f"x{i}" for i in range(4)])
-    Y = np.column_stack([y, -y])
-    for solver in SOLVERS:
-        yield skgd.GDRegressor(solver=solver, max_iter=5), (X, y), {}
-        yield skgd.GDRegressor(solver=solver, max_iter=5), (X_df, Y), {}
-        yield (
-            skgd.GDRegressor(solver=solver, early_stopping=True, max_iter=5),
-            (X, y),
-            {},
+def _regressor_fits(cls, extra):
+    def fits(pd):
+        X, y = make_regression(n_samples=60, n_features=4, random_state=0)
+        X_df = pd.DataFrame(X, columns=[f"x{i}" for i in range(4)])
+        Y = np.column_stack([y, -y])
+        for solver in SOLVERS:
+            make = dict(solver=solver, max_iter=5, **extra)
+            yield cls(**make), (X, y), {}
+            yield cls(**make), (X_df, Y), {}
+            yield cls(early_stopping=True, **make), (X, y), {}
+        yield cls(**extra), (X, y), {"partial": True}
+
+    return fits
+
+
+def _classifier_fits(cls, extra, multilabel):
+    def fits(pd):
+        X, y = make_classification(
+            n_samples=60,
+            n_features=4,
+            n_classes=3,
+            n_informative=3,
+            n_redundant=0,
+            random_state=0,
         )
-    yield skgd.GDRegressor(), (X, y), {"partial": True}
+        X_df = pd.DataFrame(X, columns=[f"x{i}" for i in range(4)])
+        Y = np.column_stack([y == 0, y == 1]).astype(int)
+        for solver in SOLVERS:
+            make = dict(solver=solver, max_iter=5, **extra)
+            yield cls(**make), (X, y), {}
+            yield cls(**make), (X_df, y % 2), {}
+            if multilabel:
+                yield cls(**make), (X, Y), {}
+            yield cls(early_stopping=True, **make), (X, y), {}
+        yield cls(**extra), (X, y), {"partial": True, "classes": [0, 1, 2]}
 
-
-def _classifier_fits(pd):
-    X, y = make_classification(
-        n_samples=60,
-        n_features=4,
-        n_classes=3,
-        n_informative=3,
-        n_redundant=0,
-        random_state=0,
-    )
-    X_df = pd.DataFrame(X, columns=[f"x{i}" for i in range(4)])
-    Y = np.column_stack([y == 0, y == 1]).astype(int)
-    for solver in SOLVERS:
-        make = dict(hidden_layer_sizes=(3,), solver=solver, max_iter=5)
-        yield skgd.GDMLPClassifier(**make), (X, y), {}
-        yield skgd.GDMLPClassifier(**make), (X_df, y % 2), {}
-        yield skgd.GDMLPClassifier(**make), (X, Y), {}
-        yield skgd.GDMLPClassifier(early_stopping=True, **make), (X, y), {}
-    yield skgd.GDMLPClassifier(), (X, y), {"partial": True, "classes": [0, 1, 2]}
+    return fits
 
 
 @pytest.mark.parametrize(
     ("cls", "fits"),
-    [(skgd.GDRegressor, _regressor_fits), (skgd.GDMLPClassifier, _classifier_fits)],
+    [
+        (skgd.GDRegressor, _regressor_fits(skgd.GDRegressor, {})),
+        (skgd.GDClassifier, _classifier_fits(skgd.GDClassifier, {}, False)),
+        (
+            skgd.GDMLPRegressor,
+            _regressor_fits(skgd.GDMLPRegressor, {"hidden_layer_sizes": (3,)}),
+        ),
+        (
+            skgd.GDMLPClassifier,
+            _classifier_fits(skgd.GDMLPClassifier, {"hidden_layer_sizes": (3,)}, True),
+        ),
+    ],
     ids=lambda x: getattr(x, "__name__", ""),
 )
 def test_fitted_attributes_are_documented(cls, fits):
@@ -148,14 +170,36 @@ def test_shared_descriptions_are_filled_in(cls):
     documented = [p.name for p in doc["Parameters"]]
     assert documented == list(inspect.signature(cls).parameters)
     entries = {p.name: p for p in doc["Parameters"] + doc["Attributes"]}
+    defaults = {
+        name: p.default for name, p in inspect.signature(cls).parameters.items()
+    }
     for name, text in SHARED_DOCS.items():
+        if name not in entries:
+            continue  # a parameter of other estimators
         shared = NumpyDocString(f"Parameters\n----------\n{text}\n")["Parameters"]
-        assert entries[name].type == shared[0].type
+        expected = shared[0].type.replace(
+            "default=?", f"default={defaults.get(name)!r}"
+        )
+        assert entries[name].type == expected
         assert entries[name].desc == shared[0].desc
 
 
-def test_every_shared_description_is_used_by_both_estimators():
+def test_every_common_parameter_has_one_shared_description():
+    """A parameter of two or more estimators is described once, in
+    _docstrings.py, and every estimator that has it places that description."""
+    counts = {}
+    for cls in ESTIMATORS:
+        for name in inspect.signature(cls).parameters:
+            counts[name] = counts.get(name, 0) + 1
+    common = {name for name, count in counts.items() if count > 1} - OWN
+    assert not common - set(SHARED_DOCS), sorted(common - set(SHARED_DOCS))
     for cls in ESTIMATORS:
         source = inspect.getsource(cls)
-        unused = [name for name in SHARED_DOCS if f"%({name})s" not in source]
-        assert not unused, f"{cls.__name__} does not use {unused}"
+        params = set(inspect.signature(cls).parameters)
+        local = [
+            n for n in sorted(params & set(SHARED_DOCS)) if f"%({n})s" not in source
+        ]
+        assert not local, f"{cls.__name__} describes {local} itself"
+    # and every shared entry serves at least one estimator
+    attributes = {n for n in SHARED_DOCS if n.endswith("_")}
+    assert set(SHARED_DOCS) - attributes <= set(counts)

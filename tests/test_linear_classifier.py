@@ -11,6 +11,7 @@ from scipy.optimize import minimize
 from sklearn.datasets import load_iris, make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
+from test_mlp_numerics import _five_point
 
 from skgd import GDClassifier, GDRegressor
 from skgd._losses import huber, squared_hinge
@@ -212,14 +213,7 @@ def test_new_losses_match_their_formula_and_a_five_point_stencil():
         value, grad = fn(raw, Y, sw)
         expected = np.sum(sw * per_entry(raw).sum(axis=1)) / sw.sum()
         np.testing.assert_allclose(value, expected, rtol=1e-13)
-        fd = np.empty_like(raw)
-        for i in range(raw.size):
-            f = []
-            for step in (-2 * h, -h, h, 2 * h):
-                r = raw.copy()
-                r.flat[i] += step
-                f.append(fn(r, Y, sw)[0])
-            fd.flat[i] = (f[0] - 8 * f[1] + 8 * f[2] - f[3]) / (12 * h)
+        fd = _five_point(lambda r, fn=fn: fn(r, Y, sw)[0], raw, h)
         np.testing.assert_allclose(grad, fd, rtol=1e-7, atol=1e-9)
 
 

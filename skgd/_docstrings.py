@@ -23,10 +23,12 @@ activation : {'relu', 'tanh', 'logistic', 'identity'}, default='relu'
 initialization : {'glorot_uniform', 'glorot_normal', 'he_uniform', \
 'he_normal'}, default='glorot_uniform'
     The distribution of the initial weights: Glorot & Bengio (2010) scale
-    by ``fan_in + fan_out``, He et al. (2015) by ``fan_in``. Intercepts
-    start at zero; :class:`GDMLPRegressor` draws its output weights in
-    units of each target's standard deviation and starts its output
-    intercepts at the targets' weighted means.
+    by ``fan_in + fan_out``, He et al. (2015) by ``fan_in``. The hidden
+    layers' intercepts are drawn from their layer's distribution (as
+    scikit-learn does), the output layer's start at zero;
+    :class:`GDMLPRegressor` draws its output weights in units of each
+    target's standard deviation and starts its output intercepts at the
+    targets' weighted means.
 
 solver : {'gd', 'sgd', 'adam', 'adamw', 'rmsprop', 'adagrad', 'adadelta'}, \
 default=?
@@ -106,9 +108,9 @@ tol : float or None, default=1e-4
     starting objective with ``loss='huber'``) and the gradient's ``std(y)``
     (with 'huber': at most ``huber_epsilon``; for :class:`GDMLPRegressor`,
     whose output layer works in the targets' units, ``var(y)``); for the
-    classifiers both are 1 (their losses have no unit). With early stopping the validation score
-    (R² or accuracy) must increase by ``tol``. None runs exactly
-    ``max_iter`` epochs, with no stopping rule and no
+    classifiers both are 1 (their losses have no unit). With early stopping
+    the validation score (R² or accuracy) must increase by ``tol``. None
+    runs exactly ``max_iter`` epochs, with no stopping rule and no
     ``ConvergenceWarning``.
 
 early_stopping : bool, default=False

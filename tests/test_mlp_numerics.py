@@ -292,7 +292,13 @@ def test_initializer_draws_weights_with_the_documented_std_and_shape(name):
         assert kurtosis(W, axis=None) == pytest.approx(-1.2, abs=0.05)
     else:
         assert kurtosis(W, axis=None) == pytest.approx(0.0, abs=0.05)
-    assert all(np.array_equal(b, np.zeros_like(b)) for b in intercepts)
+    # hidden intercepts from the layer's distribution, the output's at zero
+    hidden = intercepts[0]
+    assert hidden.shape == (FAN_OUT,)
+    assert hidden.std() == pytest.approx(_STD[name], rel=0.2)
+    if name.endswith("uniform"):
+        assert np.abs(hidden).max() <= np.sqrt(3.0) * _STD[name]
+    assert np.array_equal(intercepts[-1], np.zeros(3))
     assert model.init(np.random.RandomState(0), np.float32).dtype == np.float32
 
 

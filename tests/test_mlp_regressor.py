@@ -123,11 +123,11 @@ def test_output_layer_starts_at_the_mean_with_weights_in_the_targets_units():
     mean = np.average(Y, axis=0, weights=sw)
     std = np.sqrt(np.average((Y - mean) ** 2, axis=0, weights=sw))
     draw = MLP([4, 5, 2], "relu", "glorot_uniform")
-    coefs, _ = draw.unpack(draw.init(np.random.RandomState(0), np.float64))
+    coefs, intercepts = draw.unpack(draw.init(np.random.RandomState(0), np.float64))
     np.testing.assert_allclose(reg.intercepts_[-1], mean, rtol=1e-10)
     np.testing.assert_allclose(reg.coefs_[-1], coefs[-1] * std, rtol=1e-9)
     np.testing.assert_allclose(reg.coefs_[0], coefs[0], rtol=1e-9)
-    np.testing.assert_allclose(reg.intercepts_[0], 0, atol=1e-9)
+    np.testing.assert_allclose(reg.intercepts_[0], intercepts[0], rtol=1e-9)
 
 
 # -------------------------------------------------- gradient of V and c
@@ -275,8 +275,9 @@ def test_multi_output_predicts_each_target_in_its_own_units():
     r2 = r2_score(Y, pred, multioutput="raw_values")
     assert np.all(r2 > 0.95), r2
     assert reg.score(X, Y) == pytest.approx(r2.mean(), rel=1e-12)
-    # the first two targets are one target in two units: the same fit
-    assert r2[0] == pytest.approx(r2[1], abs=0.005)
+    # the first two targets are one target in two units: the same fit, but
+    # for their output columns, which start from different draws
+    assert r2[0] == pytest.approx(r2[1], abs=0.01)
 
 
 def test_1d_and_column_targets_fit_the_same_and_keep_their_ndim():
@@ -310,8 +311,9 @@ def test_training_r2_below_zero_warns_naming_the_targets():
     X, y = _data(n=60)
     Y = np.column_stack([y, 50 * y])
     reg = GDMLPRegressor((8,), learning_rate_init=1e-9, max_iter=2, tol=None)
+    # a seed whose random output columns both start worse than the mean
     with pytest.warns(ConvergenceWarning, match=r"R² of target\(s\) \[0, 1\] is -"):
-        reg.set_params(random_state=0).fit(X, Y)
+        reg.set_params(random_state=1).fit(X, Y)
     assert np.all(r2_score(Y, reg.predict(X), multioutput="raw_values") < -1e-3)
 
 

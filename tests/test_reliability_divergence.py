@@ -352,7 +352,7 @@ def test_classifier_worse_than_majority_warns_with_both_numbers():
     X, y = _unscaled_binary()
     X = X * 1e3
     clf = GDMLPClassifier(
-        (4,), solver="adam", learning_rate_init=1e-4, max_iter=5, random_state=3
+        (4,), solver="adam", learning_rate_init=1e-4, max_iter=5, random_state=4
     )
     with pytest.warns(ConvergenceWarning) as record:
         clf.fit(X, y)
@@ -399,7 +399,7 @@ def test_classifier_majority_check_uses_the_class_weights():
 def test_classifier_majority_check_runs_on_warm_started_fits():
     X, y = _unscaled_binary()
     clf = GDMLPClassifier(
-        (4,), learning_rate_init=1e-4, max_iter=5, warm_start=True, random_state=3
+        (4,), learning_rate_init=1e-4, max_iter=5, warm_start=True, random_state=4
     )
     assert len(_constant_warnings(lambda: clf.fit(X * 1e3, y))) == 1
     clf.set_params(max_iter=1)
@@ -415,7 +415,7 @@ def test_classifier_majority_check_runs_on_warm_started_fits():
 
 def test_classifier_majority_check_not_run_by_partial_fit():
     X, y = _unscaled_binary()
-    clf = GDMLPClassifier((4,), solver="adam", learning_rate_init=1e-4, random_state=3)
+    clf = GDMLPClassifier((4,), solver="adam", learning_rate_init=1e-4, random_state=4)
     fit = lambda: clf.partial_fit(X * 1e3, y, classes=[0, 1])  # noqa: E731
     assert _constant_warnings(fit) == []
     assert clf.score(X * 1e3, y) < 0.5333  # the same poor start, by design

@@ -9,6 +9,7 @@ and clean interruption.
 
 import contextlib
 import copy
+import functools
 import sys
 import time
 import warnings
@@ -34,10 +35,22 @@ from skgd._validation import (
     Real,
     StrOptions,
     check_sample_weight,
+    has_callbacks,
     validate_data,
 )
 
 Array = np.ndarray
+
+try:  # scikit-learn >= 1.9: estimators accept sklearn.callback callbacks
+    from sklearn.callback import CallbackSupportMixin, with_callbacks
+except ImportError:  # pragma: no cover - older scikit-learn, no callbacks
+
+    class CallbackSupportMixin:  # type: ignore[no-redef]
+        """Stand-in without ``set_callbacks`` (scikit-learn < 1.9)."""
+
+    def with_callbacks(method):  # type: ignore[no-redef]
+        return method
+
 
 try:  # installed with scikit-learn; scanned once, then cheap to use
     from threadpoolctl import ThreadpoolController
@@ -48,6 +61,8 @@ except Exception:  # pragma: no cover - threadpoolctl missing or failing
 # batch rows x weights below which the epochs run on one BLAS thread
 _SMALL_STEP = 1 << 25
 
+# what scikit-learn's callback machinery keeps on the estimator during a fit
+_CALLBACK_STATE = ("_callback_fit_ctx", "_skl_callbacks_to_teardown")
 # a run whose objective exceeds this multiple of the reference objective (the
 # larger of the starting objective and that of an all-zero output) diverged
 _DIVERGENCE_FACTOR = 1e4
@@ -115,6 +130,53 @@ class _Progress:
         self.rng.set_state(snap["rng_state"])
 
 
+class _FitCallbacks:
+    """One fit call's tasks for scikit-learn's callbacks (``set_callbacks``,
+    or those a meta-estimator such as GridSearchCV propagates): the fit is
+    the root task and each epoch a sub-task, so that ``ProgressBar`` nests
+    inside searches and pipelines. Inert where scikit-learn has no
+    callbacks. The contexts live on the estimator only during the call."""
+
+    def __init__(self, estimator, X, y, sample_weight, max_epochs: int) -> None:
+        self.estimator = estimator
+        self.ctx = self.epoch_ctx = None
+        # what a scorer of the callbacks evaluates: the data as passed
+        meta = None if sample_weight is None else {"sample_weight": sample_weight}
+        self.data = {"X": X, "y": y, "metadata": meta}
+        init = getattr(estimator, "_init_callback_context", None)
+        if init is not None:
+            self.ctx = init(max_subtasks=max_epochs)
+            self.ctx.call_on_fit_task_begin(estimator=estimator, **self.data)
+        # without callbacks an epoch's task would only cost time (10 us)
+        self.active = self.ctx is not None and has_callbacks(self.ctx)
+
+    def epoch_begin(self) -> None:
+        if self.active:
+            self.epoch_ctx = self.ctx.subcontext(task_name="epoch")
+            self.epoch_ctx.call_on_fit_task_begin(estimator=self.estimator)
+
+    def epoch_end(self, fitted) -> bool:
+        """End the epoch's task; True when a callback asks to stop."""
+        if self.epoch_ctx is None:
+            return False
+        ctx, self.epoch_ctx = self.epoch_ctx, None
+        return bool(
+            ctx.call_on_fit_task_end(
+                estimator=self.estimator,
+                reconstruction_attributes=fitted,
+                **self.data,
+            )
+        )
+
+    def end(self, fitted) -> None:
+        if self.ctx is not None:
+            self.ctx.call_on_fit_task_end(
+                estimator=self.estimator,
+                reconstruction_attributes=fitted,
+                **self.data,
+            )
+
+
 @dataclass
 class _Run:
     """The parts one fit call composes; rebuilt from the parameters each call."""
@@ -133,9 +195,10 @@ class _Run:
     stats: Any = None
     # Polyak-Ruppert averaging of the mini-batch iterates
     averaging: bool = False
+    callbacks: Any = None
 
 
-class BaseGD(BaseEstimator, metaclass=ABCMeta):
+class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class of the skgd estimators: parameters, fit driver, training loop."""
 
     _parameter_constraints: dict = {
@@ -271,6 +334,7 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         return perm[n_val:], perm[:n_val]
 
     # ------------------------------------------------------------ fit driver
+    @with_callbacks
     def _fit(self, X, y, sample_weight, *, incremental: bool, classes=None):
         # a failed fit (bad input, divergence) leaves the estimator as it was:
         # fitted arrays are replaced, never mutated, so a shallow copy suffices
@@ -278,8 +342,11 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         try:
             interrupted = self._fit_unguarded(X, y, sample_weight, incremental, classes)
         except BaseException:
+            # the callbacks' contexts of this call stay for their teardown
+            live = {k: v for k, v in vars(self).items() if k in _CALLBACK_STATE}
             self.__dict__.clear()
             self.__dict__.update(saved)
+            self.__dict__.update(live)
             raise
         if interrupted:
             # the estimator keeps its last complete epoch, and the interrupt
@@ -331,6 +398,9 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         run = self._make_run(
             model, theta, train[0], train[2], progress, continuing, incremental
         )
+        run.callbacks = _FitCallbacks(
+            self, X, y, sample_weight, 1 if incremental else self.max_iter
+        )
         fresh = run.optimizer.init(theta)
         if not continuing or fresh.keys() != progress.opt_state.keys():
             # a new solver, or momentum or amsgrad switched on or off: the
@@ -369,10 +439,19 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
                 raw = raw if val is None else None
                 self._check_constant(run, progress, theta, (X, Y, sw), raw)
         self._write_fitted(model, theta, progress)
+        run.callbacks.end({})
         progress.theta, progress.packed = theta, self._pack(model, theta.dtype)
         self._progress = progress
         del self._clock
         return interrupted
+
+    def _fitted_arrays(self, model, theta) -> dict[str, Any]:
+        """The fitted attributes of ``theta`` (what ``_unpack`` writes), for
+        a callback's copy of the estimator; this one is left as it is."""
+        scratch = copy.copy(self)
+        scratch._unpack(model, theta)
+        mine = vars(self)
+        return {k: v for k, v in vars(scratch).items() if mine.get(k, None) is not v}
 
     def _resume_theta(self, model, progress: _Progress, dtype) -> Array:
         """The parameters to continue from: the fitted attributes, repacked.
@@ -493,9 +572,12 @@ class BaseGD(BaseEstimator, metaclass=ABCMeta):
         ):
             try:
                 for _ in range(max_epochs):
+                    run.callbacks.epoch_begin()
                     new, stop, improved = self._epoch(
                         run, progress, done[0], train, val
                     )
+                    fitted = functools.partial(self._fitted_arrays, run.model, new)
+                    stop = run.callbacks.epoch_end(fitted) or stop
                     if progress.curves["loss_curve_"][-1] < lowest_loss:
                         lowest, lowest_loss = (
                             done[0],
@@ -786,8 +868,9 @@ def _blas_threads(step_size: int):
 
 
 def _warn(message: str, category: type[Warning]) -> None:
-    """Warn at the caller's line: the first frame outside skgd and outside
-    ``sklearn.base`` (the ``_fit_context`` wrapper, ``fit_transform``).
+    """Warn at the caller's line: the first frame outside skgd, outside
+    ``sklearn.base`` (the ``_fit_context`` wrapper, ``fit_transform``) and
+    outside ``sklearn.callback`` (the callbacks' wrapper of the fit).
 
     A fixed ``stacklevel`` would point into this package, since the same
     warning is raised at different depths of the training loop.
@@ -795,8 +878,10 @@ def _warn(message: str, category: type[Warning]) -> None:
     frame, level = sys._getframe(1), 2
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
-        if not (module == "skgd" or module.startswith("skgd.")) and module != (
-            "sklearn.base"
+        if not (
+            module == "skgd"
+            or module.startswith(("skgd.", "sklearn.callback."))
+            or module == "sklearn.base"
         ):
             break
         frame, level = frame.f_back, level + 1

@@ -22,6 +22,7 @@ __all__ = [
     "StrOptions",
     "_fit_context",
     "check_sample_weight",
+    "has_callbacks",
     "rescale_weights",
     "validate_data",
 ]
@@ -103,6 +104,12 @@ def _check_magnitude(a, name: str, dtype=None) -> None:
             f"dtype {dtype} sums of squares overflow beyond {limit:.3g}. Scale "
             f"the {'features (e.g. StandardScaler)' if name == 'X' else 'target'}."
         )
+
+
+def has_callbacks(context) -> bool:
+    """Whether a ``sklearn.callback`` context has callbacks to call (its own
+    or propagated by a meta-estimator); True when that cannot be told."""
+    return bool(getattr(context, "_callbacks", True))
 
 
 def check_sample_weight(sample_weight, X, dtype) -> np.ndarray:

@@ -100,6 +100,11 @@ class _Progress:
     avg_count: int = 0
     # what the learning rate was resolved on: data fingerprint and parameters
     rate_key: tuple | None = None
+    # why the last call stopped, and the epoch whose weights it kept (and how)
+    stop_reason: str = ""
+    kept_epoch: int = 0
+    kept_how: str = ""
+    lowest_epoch: int = 0
     curves: dict[str, list[float]] = field(
         default_factory=lambda: {name: [] for name in _CURVES}
     )
@@ -439,6 +444,11 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 raw = raw if val is None else None
                 self._check_constant(run, progress, theta, (X, Y, sw), raw)
         self._write_fitted(model, theta, progress)
+        if self.verbose:
+            print(
+                f"Stopped after epoch {progress.n_iter}: {progress.stop_reason}. "
+                f"Kept the weights of epoch {progress.kept_epoch}{progress.kept_how}."
+            )
         run.callbacks.end({})
         progress.theta, progress.packed = theta, self._pack(model, theta.dtype)
         self._progress = progress
@@ -553,6 +563,8 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         for name, curve in progress.curves.items():
             setattr(self, name, list(curve))
         self.best_loss_ = float(min(progress.curves["loss_curve_"], default=np.inf))
+        self.best_epoch_ = progress.kept_epoch
+        self.stop_reason_ = progress.stop_reason
         if self.early_stopping and progress.curves["validation_scores_"]:
             self.best_validation_score_ = progress.best_score
         else:
@@ -567,6 +579,8 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         # the parameters that entered the epoch of lowest training loss
         lowest, lowest_loss = theta, np.inf
         interrupted = False
+        best_epoch = progress.n_iter
+        progress.stop_reason, progress.kept_how = "", ""
         with np.errstate(
             over="ignore", invalid="ignore", divide="ignore", under="ignore"
         ):
@@ -577,22 +591,35 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                         run, progress, done[0], train, val
                     )
                     fitted = functools.partial(self._fitted_arrays, run.model, new)
-                    stop = run.callbacks.epoch_end(fitted) or stop
+                    if run.callbacks.epoch_end(fitted) and not stop:
+                        progress.stop_reason = "a callback asked to stop"
+                        stop = True
                     if progress.curves["loss_curve_"][-1] < lowest_loss:
                         lowest, lowest_loss = (
                             done[0],
                             progress.curves["loss_curve_"][-1],
                         )
+                        progress.lowest_epoch = progress.n_iter - 1
+                    best_epoch = progress.n_iter if improved else best_epoch
                     done = (new, new if improved else done[1], progress.snapshot())
                     if stop:
                         break
                 else:
+                    progress.stop_reason = (
+                        "one epoch per partial_fit call"
+                        if incremental
+                        else f"max_iter={self.max_iter} epochs"
+                        + (" (tol=None)" if self.tol is None else "")
+                    )
                     if run.averaging and progress.avg is not None:
                         if (
                             _objective(run, progress.avg, train)[0]
                             < _objective(run, done[0], train)[0]
                         ):
                             done = (progress.avg, done[1], progress.snapshot())
+                            progress.kept_how = (
+                                " (the average of the epochs since the last plateau)"
+                            )
                     if not incremental and self.tol is not None:
                         _warn(
                             f"{type(self).__name__}: max_iter={self.max_iter} epochs "
@@ -602,10 +629,14 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                         )
             except KeyboardInterrupt:
                 progress.restore(done[2])
+                progress.stop_reason = "interrupted (KeyboardInterrupt)"
                 interrupted = True
         theta, best_theta = done[0], done[1]
+        progress.kept_epoch = progress.n_iter
         if val is not None and progress.curves["validation_scores_"]:
             theta = best_theta  # early stopping restores the best epoch
+            progress.kept_epoch = best_epoch
+            progress.kept_how = " (the best validation score)"
         return theta, lowest, interrupted
 
     def _epoch(self, run: _Run, progress: _Progress, theta, train, val):
@@ -649,6 +680,10 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         # provably within a tenth of tol of the optimum: tol bounds the
         # decrease per epoch of the plateau rule, this the distance itself
         if gap is not None and gap <= 0.1 * self._tol(1.0):
+            progress.stop_reason = (
+                "the averaged weights are provably within tol / 10 of the optimum"
+            )
+            progress.kept_how = " (the average of the epochs since the last plateau)"
             return progress.avg, True
         if (stop or progress.lr_scale != scale) and progress.avg is not None:
             if (
@@ -656,6 +691,10 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 < _objective(run, theta, train)[0]
             ):
                 theta = progress.avg
+                if stop:
+                    progress.kept_how = (
+                        " (the average of the epochs since the last plateau)"
+                    )
             progress.avg, progress.avg_count = theta, 1
         elif progress.no_improvement == 0 or progress.avg is None:
             progress.avg, progress.avg_count = theta, 1
@@ -747,6 +786,8 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             return theta, raw
         fallback, raw = _objective(run, lowest, train)
         if fallback <= start + slack:
+            progress.kept_epoch = progress.lowest_epoch
+            progress.kept_how = " (the lowest training objective)"
             _warn(
                 f"{type(self).__name__}: the training objective ended at "
                 f"{final:.3g}, above its starting value {start:.3g}; returning "
@@ -823,15 +864,26 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         if self.tol is None:
             return False
         if run.full_batch and gd_stat <= self._tol(progress.grad_unit):
-            return True  # full batch: the proximal gradient has vanished
+            # full batch: the proximal gradient has vanished
+            progress.stop_reason = (
+                f"the largest entry of the proximal gradient ({gd_stat:.3g}) is at "
+                f"most tol times its unit ({self._tol(progress.grad_unit):.3g})"
+            )
+            return True
         if progress.no_improvement < self.n_iter_no_change:
             return False
+        what = "validation score" if self.early_stopping else "training objective"
+        progress.stop_reason = (
+            f"the {what} did not improve by tol for {self.n_iter_no_change} "
+            "consecutive epochs"
+        )
         if run.schedule_name == "adaptive":
             lr = run.schedule(progress.n_iter) * progress.lr_scale
             if lr / 5 > _MIN_ADAPTIVE_LR:
                 progress.lr_scale /= 5
                 progress.no_improvement = 0
                 return False
+            progress.stop_reason += f" at the smallest 'adaptive' rate ({lr:.3g})"
             return True
         # full-batch descent stops on its gradient, unless early stopping
         return self.early_stopping or not run.full_batch

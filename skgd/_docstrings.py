@@ -302,7 +302,12 @@ warm_start : bool, default=False
     share theirs.
 
 verbose : int, default=0
-    Whether to print the training objective after each epoch.
+    Whether to print progress: the set-up time before the first epoch; per
+    epoch the training objective, the validation score (with early
+    stopping), the rate and the elapsed time; and at the end why training
+    stopped and which epoch's weights were kept (``stop_reason_``,
+    ``best_epoch_``). Progress bars: ``set_callbacks(ProgressBar())`` from
+    ``sklearn.callback`` (scikit-learn >= 1.9, with ``rich``).
 """
 
 _ATTRIBUTES = """\
@@ -315,6 +320,16 @@ t_ : int
 
 best_loss_ : float
     The smallest value in ``loss_curve_``.
+
+best_epoch_ : int
+    The epoch (counted over calls, as ``n_iter_``) whose weights the
+    estimator holds: the last one, or with early stopping the one of the
+    best validation score, or, when a fit fell back, the one of the lowest
+    training objective. Averaged weights (``average``) count as the last.
+
+stop_reason_ : str
+    Why the last call stopped: the stopping rule that fired (with its
+    numbers), ``max_iter``, a callback's request, or an interrupt.
 
 learning_rate_curve_ : list of float
     The step size used in each epoch.

@@ -159,6 +159,10 @@ class GDRegressor(RegressorMixin, _LinearBase):
 
     %(best_loss_)s
 
+    %(best_epoch_)s
+
+    %(stop_reason_)s
+
     validation_scores_ : list of float
         Validation R² after each epoch; empty without early stopping.
 

@@ -138,6 +138,10 @@ class GDClassifier(_ClassTargets, ClassifierMixin, _LinearBase):
 
     %(best_loss_)s
 
+    %(best_epoch_)s
+
+    %(stop_reason_)s
+
     validation_scores_ : list of float
         Validation accuracy after each epoch; empty without early stopping.
 

@@ -332,6 +332,10 @@ class GDMLPClassifier(_ClassTargets, ClassifierMixin, _MLPBase):
 
     %(best_loss_)s
 
+    %(best_epoch_)s
+
+    %(stop_reason_)s
+
     validation_scores_ : list of float
         Validation accuracy after each epoch; empty without early stopping.
 
@@ -711,6 +715,10 @@ class GDMLPRegressor(RegressorMixin, _MLPBase):
         of the batch objectives.
 
     %(best_loss_)s
+
+    %(best_epoch_)s
+
+    %(stop_reason_)s
 
     validation_scores_ : list of float
         Validation R² after each epoch; empty without early stopping.

@@ -88,6 +88,7 @@ def test_a_callback_can_stop_the_fit():
     clf = GDClassifier(solver="sgd", tol=None, max_iter=50, random_state=0)
     clf.set_callbacks(_Recorder(stop_after=3)).fit(X, y)
     assert clf.n_iter_ == 3 and len(clf.loss_curve_) == 3
+    assert clf.stop_reason_ == "a callback asked to stop"
 
 
 def test_scoring_monitor_scores_every_epoch():

@@ -11,6 +11,10 @@ beside ``LinearRegression`` and :class:`~skgd.GDMLPRegressor` beside
 or ``mlp`` keeps one row set. Every model sits in a ``Pipeline`` behind a
 ``StandardScaler`` fitted on the training rows.
 
+``--plot FILE.png`` then draws the training loss of every skgd row per epoch,
+one panel per row set comparing its solvers (:class:`~skgd.LossCurveDisplay`;
+matplotlib is the ``plot`` extra).
+
 Errors in the arguments or the data end the program with a one-line message
 and exit status 2; a fit that fails (e.g. diverges) becomes a row of the table;
 warnings are collected and printed as notes under it.
@@ -18,6 +22,7 @@ warnings are collected and printed as notes under it.
 
 import argparse
 import csv
+import os
 import sys
 import textwrap
 import time
@@ -41,6 +46,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skgd import GDClassifier, GDMLPClassifier, GDMLPRegressor, GDRegressor
 from skgd._optimizers import SOLVERS
+from skgd._plot import PLOT_INSTALL, LossCurveDisplay, require_matplotlib
 
 try:  # installed with scikit-learn; only used by --blas-threads
     from threadpoolctl import threadpool_limits
@@ -594,12 +600,77 @@ def _load(args: argparse.Namespace, task: _Task) -> _Data:
 
 def _compare(args: argparse.Namespace) -> None:
     task = TASKS[args.task]
+    if args.plot is not None:
+        _check_plot_path(args.plot)  # before the fits, not after
     data = _load(args, task)
     split = _split(data, task, args.random_state)
     row_sets = [r for r in task.row_sets if args.estimator in ("all", r.kind)]
     with _blas_limit(args.blas_threads):
         blocks = [_run_row_set(rows, task, split, args) for rows in row_sets]
     print(_report(args, data, split, row_sets, blocks))
+    if args.plot is not None:
+        _save_figure(_loss_curve_figure(row_sets, blocks, data.source), args.plot)
+        print(f"loss curves written to {args.plot}")
+
+
+# ------------------------------------------------------------ --plot FILE
+def _check_plot_path(path: str) -> None:
+    try:
+        require_matplotlib("--plot")
+    except ImportError:
+        raise CLIError(f"--plot needs matplotlib: {PLOT_INSTALL}") from None
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    # no suffix saves a PNG (matplotlib's default format)
+    suffix = os.path.splitext(path)[1].lstrip(".").lower()
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if suffix and suffix not in formats:
+        raise CLIError(
+            f"--plot {path}: matplotlib cannot write .{suffix} files; use .png, "
+            ".pdf or .svg"
+        )
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise CLIError(f"--plot {path}: no such directory {folder}")
+
+
+def _loss_curve_figure(
+    row_sets: Sequence[_RowSet], blocks: Sequence[Sequence[_Fit]], source: str
+):
+    """One axes per row set, comparing the training loss of its solvers."""
+    # a Figure without pyplot: no GUI backend, and nothing left open
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.0 * len(row_sets), 4.5), layout="constrained")
+    axes = fig.subplots(1, len(row_sets), squeeze=False)[0]
+    for ax, rows, block in zip(axes, row_sets, blocks, strict=True):
+        name = rows.estimator.__name__
+        fitted = {
+            f.model[-1].solver: f.model
+            for f in block
+            if f.error is None and isinstance(f.model[-1], rows.estimator)
+        }
+        ax.set_title(name)
+        if fitted:
+            LossCurveDisplay.from_estimators(fitted, ax=ax)
+        else:
+            ax.text(
+                0.5,
+                0.5,
+                f"no {name} fit succeeded",
+                ha="center",
+                transform=ax.transAxes,
+            )
+            ax.set_axis_off()
+    fig.suptitle(f"skgd compare: training loss per epoch on {source}")
+    return fig
+
+
+def _save_figure(fig, path: str) -> None:
+    try:
+        fig.savefig(path)
+    except OSError as exc:
+        raise CLIError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _blas_limit(n_threads: int | None) -> AbstractContextManager:
@@ -663,6 +734,7 @@ Data: --task regress uses scikit-learn's diabetes data (test_size=0.25);
 feature columns, and a target column (numbers for regress, any labels for
 classify). Every model is a Pipeline(StandardScaler(), estimator) fitted on
 the train rows. Fits that fail show as a table row; warnings as notes.
+--plot FILE.png also draws each skgd model's training loss per epoch.
 """
 
 
@@ -771,6 +843,13 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="limit the BLAS threads of every fit to N; 1 gives steadier fit "
         "times on a small or busy machine (default: leave as is)",
+    )
+    compare.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help="after the table, write a figure of the training loss per epoch "
+        "of every skgd model: one panel per estimator, comparing its solvers "
+        f"(needs matplotlib: {PLOT_INSTALL})",
     )
     compare.set_defaults(run=_compare)
     return parser

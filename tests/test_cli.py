@@ -345,3 +345,89 @@ def test_python_m_skgd_compare_help():
     for name in ("GDClassifier(alpha=0.01)", "LogisticRegression", "GDMLPRegressor"):
         assert name in result.stdout
     assert "C = 1 / (alpha * n_train)" in result.stdout
+
+
+# ------------------------------------------------------------ --plot FILE.png
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _capture_figures(monkeypatch) -> list:
+    """The figures ``--plot`` draws, kept for the test to look at."""
+    figures = []
+    draw = _cli._loss_curve_figure
+
+    def keep(*args):
+        figures.append(draw(*args))
+        return figures[-1]
+
+    monkeypatch.setattr(_cli, "_loss_curve_figure", keep)
+    return figures
+
+
+def test_plot_writes_a_png_with_a_panel_per_row_set(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    figures = _capture_figures(monkeypatch)
+    path = tmp_path / "curves.png"
+    out = _run(capsys, "--solvers", "gd,adam", "--max-iter", "20", "--plot", str(path))
+    # the table first, then the one line naming the file
+    assert list(_rows(out)) == [
+        *_names("GDRegressor", ["gd", "adam"]),
+        "LinearRegression",
+        *_names("GDMLPRegressor", ["gd", "adam"]),
+        "MLPRegressor",
+    ]
+    assert out.splitlines()[-1] == f"loss curves written to {path}"
+    data = path.read_bytes()
+    assert data.startswith(PNG_SIGNATURE) and len(data) > 10_000
+    # one axes per row set, each comparing its solvers (no reference rows)
+    (fig,) = figures
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["GDRegressor", "GDMLPRegressor"]
+    for ax in fig.axes:
+        legend = [text.get_text() for text in ax.get_legend().get_texts()]
+        assert legend == ["gd", "adam"]
+        assert len(ax.get_lines()) == 2
+
+
+def test_plot_leaves_out_failed_fits(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    figures = _capture_figures(monkeypatch)
+    monkeypatch.setitem(
+        _cli.SETTINGS["GDRegressor"], "sgd", {"learning_rate_init": 1e6}
+    )
+    path = tmp_path / "curves.png"
+    _run(
+        capsys, "--estimator", "linear", "--solvers", "gd,sgd", "--plot", str(path)
+    )  # fmt: skip
+    (ax,) = figures[0].axes
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["gd"]
+    assert path.read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_plot_without_matplotlib_exits_2_naming_the_extra(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    path = tmp_path / "curves.png"
+    with pytest.raises(SystemExit) as exc:
+        main(["compare", "--solvers", "gd", "--plot", str(path)])
+    assert exc.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""  # refused before any fit
+    assert err == 'skgd: error: --plot needs matplotlib: pip install "skgd[plot]"\n'
+    assert not path.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("curves.pnk", "cannot write .pnk files"), ("no/dir/c.png", "no such directory")],
+)
+def test_plot_to_an_unwritable_path_exits_2_before_fitting(
+    tmp_path, capsys, name, message
+):
+    pytest.importorskip("matplotlib")
+    with pytest.raises(SystemExit) as exc:
+        main(["compare", "--plot", str(tmp_path / name)])
+    assert exc.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and message in err

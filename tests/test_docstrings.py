@@ -48,7 +48,7 @@ def _own_methods(cls):
 
 
 def _objects():
-    for cls in ESTIMATORS:
+    for cls in [*ESTIMATORS, skgd.LossCurveDisplay]:
         yield f"skgd.{cls.__name__}"
         for name in _own_methods(cls):
             yield f"skgd.{cls.__name__}.{name}"

@@ -11,6 +11,15 @@ beside ``LinearRegression`` and :class:`~skgd.GDMLPRegressor` beside
 or ``mlp`` keeps one row set. Every model sits in a ``Pipeline`` behind a
 ``StandardScaler`` fitted on the training rows.
 
+A CSV file (``--csv PATH --target COLUMN``) holds a header row and numeric
+features; ``--drop COLUMN`` (repeatable) leaves a column out, and an index
+column that pandas wrote (``df.to_csv()`` without ``index=False``: an empty
+or ``Unnamed: 0`` header cell over the row numbers 0..n-1) is left out by
+itself, with a note above the table. The target must suit the task: numbers
+for ``regress``; class labels for ``classify``, which refuses numbers that
+look continuous (scikit-learn's ``type_of_target``). ``skgd --version``
+prints the version.
+
 ``--plot FILE.png`` then draws the training loss of every skgd row per epoch,
 one panel per row set comparing its solvers (:class:`~skgd.LossCurveDisplay`;
 matplotlib is the ``plot`` extra).
@@ -23,6 +32,8 @@ warnings are collected and printed as notes under it.
 import argparse
 import csv
 import os
+import re
+import shlex
 import sys
 import textwrap
 import time
@@ -43,8 +54,15 @@ from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.multiclass import type_of_target
 
-from skgd import GDClassifier, GDMLPClassifier, GDMLPRegressor, GDRegressor
+from skgd import (
+    GDClassifier,
+    GDMLPClassifier,
+    GDMLPRegressor,
+    GDRegressor,
+    __version__,
+)
 from skgd._optimizers import SOLVERS
 from skgd._plot import PLOT_INSTALL, LossCurveDisplay, require_matplotlib
 
@@ -89,6 +107,7 @@ class _Data:
     X: Array
     y: Array
     source: str
+    notes: list[str] = field(default_factory=list)  # columns left out
 
 
 @dataclass
@@ -311,6 +330,16 @@ ESTIMATOR_KINDS = (
 
 
 # --------------------------------------------------------------- CSV input
+# pandas reads a column without a header cell as 'Unnamed: <position>', and
+# writes it back under that name
+_PANDAS_UNNAMED = re.compile(r"Unnamed: \d+")
+_INDEX_NOTE = "an index written by pandas"
+# Above this many distinct whole numbers, a numeric class label that also has
+# a value on a single row (which no stratified split can hold) is taken for a
+# quantity; scikit-learn warns at half the rows (check_classification_targets).
+MAX_CLASSES = 50
+
+
 def _read_rows(path: str) -> tuple[list[list[str]], list[int]]:
     """Non-blank rows of the CSV file and their line numbers."""
     rows: list[list[str]] = []
@@ -335,66 +364,191 @@ def _read_rows(path: str) -> tuple[list[list[str]], list[int]]:
     return rows, lines
 
 
-def _number(cell: str, where: str) -> float:
+def _number(cell: str, where: str, hint: str) -> float:
     text = cell.strip()
     if not text:
         raise CLIError(f"{where} is empty; missing values are not supported")
     try:
         value = float(text)
     except ValueError:
-        raise CLIError(
-            f"{where} is not a number ({text!r}); feature columns must be numeric"
-        ) from None
+        raise CLIError(f"{where} is not a number ({text!r}); {hint}") from None
     if not np.isfinite(value):
         raise CLIError(f"{where} is {text!r}; only finite numbers are supported")
     return value
 
 
+def _is_number(text: str) -> bool:
+    try:
+        return bool(np.isfinite(float(text)))
+    except ValueError:
+        return False
+
+
+def _no_column(path: str, name: str, header: Sequence[str]) -> str:
+    shown = ", ".join(repr(n) for n in header[:8])
+    more = f" and {len(header) - 8} more" if len(header) > 8 else ""
+    return f"{path} has no column {name!r}; its columns: {shown}{more}"
+
+
 def _column_index(header: list[str], target: str, path: str) -> int:
-    names = [name.strip() for name in header]
-    if len(set(names)) < len(names):
-        dup = next(n for n in names if names.count(n) > 1)
+    if len(set(header)) < len(header):
+        dup = next(n for n in header if header.count(n) > 1)
         raise CLIError(f"{path}: the header names column {dup!r} twice")
-    if target not in names:
-        shown = ", ".join(repr(n) for n in names[:8])
-        more = f" and {len(names) - 8} more" if len(names) > 8 else ""
-        raise CLIError(f"{path} has no column {target!r}; its columns: {shown}{more}")
-    if len(names) < 2:
-        raise CLIError(f"{path} has no feature column besides the target {target!r}")
-    return names.index(target)
+    if target not in header:
+        raise CLIError(_no_column(path, target, header))
+    return header.index(target)
 
 
-def load_csv(path: str, target: str, *, numeric_target: bool) -> _Data:
-    """Read a CSV file with a header: numeric features and one target column."""
+def _dropped(
+    header: list[str], j_target: int, drop: Sequence[str], path: str
+) -> list[int]:
+    """The columns ``--drop`` names, by position."""
+    dropped = []
+    for name in dict.fromkeys(drop):
+        flag = f"--drop {shlex.quote(name)}"
+        if name not in header:
+            raise CLIError(f"{flag}: {_no_column(path, name, header)}")
+        if header.index(name) == j_target:
+            raise CLIError(
+                f"{flag}: {name!r} is the target column; --drop leaves out "
+                "feature columns only"
+            )
+        dropped.append(header.index(name))
+    return dropped
+
+
+def _is_pandas_index(header: list[str], body: list[list[str]]) -> bool:
+    """Whether the first column is the RangeIndex that ``df.to_csv()`` writes
+    without ``index=False``: no header cell (or pandas' name for none) and the
+    row numbers 0..n-1, in any order (the frame may have been shuffled)."""
+    if header[0] and not _PANDAS_UNNAMED.fullmatch(header[0]):
+        return False
+    cells = [row[0].strip() for row in body]
+    if not all(c.isascii() and c.isdigit() for c in cells):
+        return False
+    return sorted(map(int, cells)) == list(range(len(body)))
+
+
+def _left_out(
+    header: list[str],
+    body: list[list[str]],
+    j_target: int,
+    drop: Sequence[str],
+    path: str,
+) -> tuple[list[int], list[str]]:
+    """The columns left out of the features, and a note on each kind."""
+    dropped = _dropped(header, j_target, drop, path)
+    notes = []
+    if dropped:
+        names = ", ".join(repr(header[j]) for j in dropped)
+        notes.append(f"dropped {names} (--drop)")
+    if 0 not in dropped and j_target != 0 and _is_pandas_index(header, body):
+        named = f" {header[0]!r}" if header[0] else ""
+        notes.insert(0, f"dropped column 1{named} ({_INDEX_NOTE})")
+        dropped.append(0)
+    return dropped, notes
+
+
+def _features(
+    header: list[str],
+    body: list[list[str]],
+    lines: list[int],
+    columns: list[int],
+    path: str,
+) -> Array:
+    hints = [
+        "feature columns must be numeric: leave it out with "
+        f"--drop {shlex.quote(header[j])}"
+        for j in columns
+    ]
+    X = np.empty((len(body), len(columns)))
+    for i, (row, line) in enumerate(zip(body, lines, strict=True)):
+        for k, j in enumerate(columns):
+            where = f"{path}, line {line}, column {header[j]!r}"
+            X[i, k] = _number(row[j], where, hints[k])
+    return X
+
+
+def _check_discrete(cells: list[str], target: str) -> None:
+    """Refuse a class label that is a quantity: numbers that are not whole
+    (scikit-learn's type_of_target says 'continuous'), or more distinct whole
+    numbers than classes can be, some on a single row."""
+    if not all(_is_number(c) for c in cells):
+        return  # labels that are not all numbers are class names
+    values = np.array([float(c) for c in cells])
+    if type_of_target(values) == "continuous":
+        example = next(c for c, v in zip(cells, values, strict=True) if v != int(v))
+        reason = f"e.g. {example!r} is not a whole number"
+    else:
+        counts = np.unique(values, return_counts=True)[1]
+        if counts.min() > 1 or counts.size <= min(MAX_CLASSES, len(cells) / 2):
+            return
+        reason = f"{counts.size} distinct numbers in {len(cells)} rows"
+    raise CLIError(
+        f"the target column {target!r} looks continuous ({reason}): use --task regress"
+    )
+
+
+def _target(
+    cells: list[str], lines: list[int], target: str, path: str, *, numeric: bool
+) -> Array:
+    need = "missing values are not supported" if numeric else "every row needs a label"
+    for cell, line in zip(cells, lines, strict=True):
+        if not cell:
+            raise CLIError(f"{path}, line {line}, target {target!r} is empty; {need}")
+    if not numeric:
+        _check_discrete(cells, target)
+        return np.asarray(cells)
+    if not any(_is_number(c) for c in cells):
+        raise CLIError(
+            f"the target column {target!r} holds strings (e.g. {cells[0]!r}): "
+            "use --task classify"
+        )
+    hint = "--task regress needs a number in every row"
+    return np.array(
+        [
+            _number(c, f"{path}, line {line}, target {target!r}", hint)
+            for c, line in zip(cells, lines, strict=True)
+        ]
+    )
+
+
+def load_csv(
+    path: str, target: str, *, numeric_target: bool, drop: Sequence[str] = ()
+) -> _Data:
+    """Read a CSV file with a header: numeric features and one target column.
+
+    The columns named in ``drop`` and an index column written by pandas are
+    left out of the features; ``notes`` says which.
+    """
     rows, lines = _read_rows(path)
     if not rows:
         raise CLIError(f"{path} is empty")
-    header, body = [c.strip() for c in rows[0]], rows[1:]
+    header, body, lines = [c.strip() for c in rows[0]], rows[1:], lines[1:]
     j_target = _column_index(header, target, path)
     if len(body) < MIN_ROWS:
         raise CLIError(
             f"{path} has {len(body)} data rows; at least {MIN_ROWS} are needed "
             "to split into train and test"
         )
-    features = [j for j in range(len(header)) if j != j_target]
-    X = np.empty((len(body), len(features)))
-    y: list[Any] = []
-    for i, (row, line) in enumerate(zip(body, lines[1:], strict=True)):
+    for row, line in zip(body, lines, strict=True):
         if len(row) != len(header):
             raise CLIError(
                 f"{path}, line {line}: {len(row)} fields, but the header has "
                 f"{len(header)}"
             )
-        for k, j in enumerate(features):
-            X[i, k] = _number(row[j], f"{path}, line {line}, column {header[j]!r}")
-        where = f"{path}, line {line}, target {target!r}"
-        if numeric_target:
-            y.append(_number(row[j_target], where))
-        elif not row[j_target].strip():
-            raise CLIError(f"{where} is empty; every row needs a class label")
-        else:
-            y.append(row[j_target].strip())
-    return _Data(X, np.asarray(y), f"{path} (target {target!r})")
+    left_out, notes = _left_out(header, body, j_target, drop, path)
+    columns = [j for j in range(len(header)) if j != j_target and j not in left_out]
+    if not columns:
+        raise CLIError(
+            f"{path} has no feature column besides the target {target!r}"
+            + "".join(f"; {note}" for note in notes)
+        )
+    # the target first: a task that does not suit it is the likelier mistake
+    cells = [row[j_target].strip() for row in body]
+    y = _target(cells, lines, target, path, numeric=numeric_target)
+    X = _features(header, body, lines, columns, path)
+    return _Data(X, y, f"{path} (target {target!r})", notes)
 
 
 # ---------------------------------------------------------------- fitting
@@ -562,6 +716,7 @@ def _report(
     out = [
         command,
         f"data:    {data.source}, {n} rows x {d} feature{'s' * (d != 1)}",
+        *(f"{'' if i else 'columns:':9}{note}" for i, note in enumerate(data.notes)),
         f"split:   {len(split.y_train)} train / {len(split.y_test)} test rows "
         f"(test_size={task.test_size}, random_state={args.random_state}"
         f"{', stratified' if task.stratify else ''})",
@@ -590,12 +745,14 @@ def _load(args: argparse.Namespace, task: _Task) -> _Data:
     if args.csv is None:
         if args.target is not None:
             raise CLIError("--target needs --csv")
+        if args.drop:
+            raise CLIError("--drop needs --csv")
         X, y = task.load()
         return _Data(X, y, f"{task.dataset} (scikit-learn)")
     if args.target is None:
         raise CLIError("--csv needs --target COLUMN, the column to predict")
     numeric = args.task == "regress"
-    return load_csv(args.csv, args.target, numeric_target=numeric)
+    return load_csv(args.csv, args.target, numeric_target=numeric, drop=args.drop)
 
 
 def _compare(args: argparse.Namespace) -> None:
@@ -731,9 +888,12 @@ scores, and for the linear models the distance of coef_ to the reference's.
 Data: --task regress uses scikit-learn's diabetes data (test_size=0.25);
 --task classify its digits data (stratified, test_size=0.3). --csv PATH
 --target COLUMN uses your own CSV file instead: a header row, numeric
-feature columns, and a target column (numbers for regress, any labels for
-classify). Every model is a Pipeline(StandardScaler(), estimator) fitted on
-the train rows. Fits that fail show as a table row; warnings as notes.
+feature columns, and a target column (numbers for regress, class labels for
+classify). --drop COLUMN (repeatable) leaves a column out of the features; an
+index column that pandas wrote (df.to_csv() without index=False: no header
+cell, values 0..n-1) is left out by itself, with a note. Every model is a
+Pipeline(StandardScaler(), estimator) fitted on the train rows. Fits that
+fail show as a table row; warnings as notes.
 --plot FILE.png also draws each skgd model's training loss per epoch.
 """
 
@@ -792,6 +952,7 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="skgd",
         description="scikit-learn estimators trained by gradient descent.",
     )
+    parser.add_argument("--version", action="version", version=f"skgd {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     compare = commands.add_parser(
         "compare",
@@ -815,6 +976,15 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     compare.add_argument("--csv", metavar="PATH", help="a CSV file with a header row")
     compare.add_argument("--target", metavar="COLUMN", help="the column to predict")
+    compare.add_argument(
+        "--drop",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="a column of the CSV file to leave out of the features, such as an "
+        "id or a text column; repeat for more (an index written by pandas is "
+        "left out without it)",
+    )
     compare.add_argument(
         "--solvers",
         type=_solver_list,
@@ -879,8 +1049,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ------
     SystemExit
         With status 2 on a usage or data error (a missing file or column, a
-        non-numeric feature, too few rows...), after a one-line message
-        ``skgd: error: ...`` on stderr; with status 0 after ``--help``.
+        non-numeric feature, a target that does not suit the task, too few
+        rows...), after a one-line message ``skgd: error: ...`` on stderr;
+        with status 0 after ``--help`` or ``--version``.
 
     See Also
     --------

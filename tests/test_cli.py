@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
+import skgd
 from skgd import _cli
 from skgd.__main__ import main
 from skgd._optimizers import SOLVERS
@@ -269,7 +270,12 @@ CLASSES = [[i, i % 3, "ab"[i % 2]] for i in range(12)]
         ((["a", "b", "y"], [*GOOD, [1, "", 2]]), ["--target", "y"], "is empty"),
         ((["a", "b", "y"], [*GOOD, [1, "inf", 2]]), ["--target", "y"], "finite"),
         ((["a", "b", "y"], [*GOOD, [1, 2]]), ["--target", "y"], "2 fields"),
-        ((["a", "b", "y"], CLASSES), ["--target", "y"], "target 'y' is not a number"),
+        (
+            (["a", "b", "y"], [*GOOD, [1, 2, "n/a"]]),
+            ["--target", "y"],
+            "line 14, target 'y' is not a number ('n/a'); --task regress needs a "
+            "number in every row",
+        ),
         (
             (["a", "b", "y"], [[i, 1, "c"] for i in range(12)]),
             ["--task", "classify", "--target", "y"],
@@ -281,6 +287,11 @@ CLASSES = [[i, i % 3, "ab"[i % 2]] for i in range(12)]
             "class 'z' has a single row",
         ),
         ((["a", "b", "y"], GOOD), [], "--csv needs --target"),
+        (
+            (["a", "b", "y"], GOOD),
+            ["--target", "y", "--drop", "a", "--drop", "b"],
+            "has no feature column besides the target 'y'; dropped 'a', 'b' (--drop)",
+        ),
     ],
 )
 def test_data_errors_exit_2_with_one_line(tmp_path, capsys, content, args, message):
@@ -342,6 +353,7 @@ def test_python_m_skgd_compare_help():
     # the help states the settings used and every row set
     assert "tol=1e-10" in result.stdout
     assert "--estimator {all,linear,mlp}" in result.stdout
+    assert "--drop COLUMN" in result.stdout and "index=False" in result.stdout
     for name in ("GDClassifier(alpha=0.01)", "LogisticRegression", "GDMLPRegressor"):
         assert name in result.stdout
     assert "C = 1 / (alpha * n_train)" in result.stdout
@@ -431,3 +443,188 @@ def test_plot_to_an_unwritable_path_exits_2_before_fitting(
     assert exc.value.code == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and message in err
+
+
+# ------------------------------------------- --drop, pandas' index, the target
+def test_version_prints_the_package_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"skgd {skgd.__version__}\n"
+
+
+def _people_csv(tmp_path) -> str:
+    """The regression data with a column of names, which no model can fit."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(30, 2))
+    y = X @ [1.0, -2.0] + 0.5
+    rows = [[f"p{i}", X[i, 0], y[i], X[i, 1]] for i in range(30)]
+    return _write_csv(tmp_path / "people.csv", ["name", "a", "y", "b"], rows)
+
+
+def _csv_error(capsys, *args: str) -> str:
+    """The one line ``skgd compare ARGS`` prints on exit status 2."""
+    with pytest.raises(SystemExit) as exc:
+        main(["compare", *args])
+    assert exc.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    return err.removeprefix("skgd: error: ").removesuffix("\n")
+
+
+def test_a_string_column_must_be_dropped_and_drop_leaves_it_out(tmp_path, capsys):
+    path = _people_csv(tmp_path)
+    fast = ("--estimator", "linear", "--solvers", "gd")
+    assert _csv_error(capsys, "--csv", path, "--target", "y", *fast) == (
+        f"{path}, line 2, column 'name' is not a number ('p0'); feature columns "
+        "must be numeric: leave it out with --drop name"
+    )
+    out = _run(capsys, "--csv", path, "--target", "y", "--drop", "name", *fast)
+    assert f"data:    {path} (target 'y'), 30 rows x 2 features\n" in out
+    assert "\ncolumns: dropped 'name' (--drop)\n" in out
+    assert float(_rows(out)["LinearRegression"]["test R2"]) > 0.999
+
+
+def test_drop_is_repeatable_and_the_data_keeps_the_other_columns(tmp_path):
+    path = _people_csv(tmp_path)
+    data = _cli.load_csv(path, "y", numeric_target=True, drop=["name", "b", "name"])
+    assert data.notes == ["dropped 'name', 'b' (--drop)"]
+    full = np.loadtxt(path, delimiter=",", skiprows=1, usecols=(1, 2, 3))
+    np.testing.assert_array_equal(data.X, full[:, [0]])
+    np.testing.assert_array_equal(data.y, full[:, 1])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--drop", "nme"],
+            "--drop nme: {path} has no column 'nme'; its columns: 'name', 'a', "
+            "'y', 'b'",
+        ),
+        (
+            ["--drop", "two words"],
+            "--drop 'two words': {path} has no column 'two words'; its columns: "
+            "'name', 'a', 'y', 'b'",
+        ),
+        (
+            ["--drop", "name", "--drop", "y"],
+            "--drop y: 'y' is the target column; --drop leaves out feature "
+            "columns only",
+        ),
+    ],
+)
+def test_drop_errors_name_the_column(tmp_path, capsys, args, message):
+    path = _people_csv(tmp_path)
+    error = _csv_error(capsys, "--csv", path, "--target", "y", *args)
+    assert error == message.format(path=path)
+
+
+def test_drop_without_csv_is_an_error(capsys):
+    assert _csv_error(capsys, "--drop", "a") == "--drop needs --csv"
+
+
+def _frame(n=40):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(n, 3)) * [1.0, 10.0, 0.1]
+    y = X @ [2.0, -0.5, 3.0] + 1.0 + 0.1 * rng.normal(size=n)
+    return pd.DataFrame({"a": X[:, 0], "y": y, "b": X[:, 1], "c": X[:, 2]})
+
+
+def test_an_index_written_by_pandas_is_dropped_with_a_note(tmp_path, capsys):
+    df = _frame()
+    with_index, without = tmp_path / "with_index.csv", tmp_path / "plain.csv"
+    df.to_csv(with_index)
+    df.to_csv(without, index=False)
+    assert with_index.read_text().startswith(",a,y,b,c\n0,")
+    fast = ("--target", "y", "--estimator", "linear", "--solvers", "gd")
+    out = _run(capsys, "--csv", str(with_index), *fast)
+    assert "40 rows x 3 features\n" in out
+    assert "\ncolumns: dropped column 1 (an index written by pandas)\n" in out
+    # the same table as without the index: the row numbers are no feature
+    plain = _rows(_run(capsys, "--csv", str(without), *fast))
+    for name, row in _rows(out).items():
+        del row["fit time (s)"], plain[name]["fit time (s)"]
+        assert row == plain[name]
+
+
+def test_an_unnamed_index_of_a_shuffled_frame_is_dropped(tmp_path):
+    pd = pytest.importorskip("pandas")
+    path = tmp_path / "data.csv"
+    _frame().to_csv(path)
+    # read back and shuffled, the index is a column pandas calls 'Unnamed: 0'
+    pd.read_csv(path).sample(frac=1, random_state=0).to_csv(path, index=False)
+    assert path.read_text().startswith("Unnamed: 0,a,y,b,c\n")
+    data = _cli.load_csv(str(path), "y", numeric_target=True)
+    assert data.notes == ["dropped column 1 'Unnamed: 0' (an index written by pandas)"]
+    assert data.X.shape == (40, 3)
+
+
+@pytest.mark.parametrize(
+    ("header", "first"),
+    [
+        ("", lambda i: 2 * i),  # a filtered frame's index: kept, it may be data
+        ("", lambda i: i + 1),
+        ("id", lambda i: i),  # named by the user
+    ],
+)
+def test_a_first_column_that_is_no_pandas_range_index_is_a_feature(
+    tmp_path, header, first
+):
+    rows = [[first(i), i % 3, 2 * i + 1] for i in range(12)]
+    path = _write_csv(tmp_path / "data.csv", [header, "a", "y"], rows)
+    data = _cli.load_csv(path, "y", numeric_target=True)
+    assert data.notes == [] and data.X.shape == (12, 2)
+
+
+def test_an_index_only_beside_the_target_leaves_no_feature(tmp_path, capsys):
+    path = _write_csv(tmp_path / "data.csv", ["", "y"], [[i, i] for i in range(12)])
+    assert _csv_error(capsys, "--csv", path, "--target", "y") == (
+        f"{path} has no feature column besides the target 'y'; dropped column 1 "
+        "(an index written by pandas)"
+    )
+
+
+def test_string_target_under_regress_suggests_classify(tmp_path, capsys):
+    rows = [[i, i % 3, ["setosa", "virginica"][i % 2]] for i in range(12)]
+    path = _write_csv(tmp_path / "iris.csv", ["a", "b", "species"], rows)
+    assert _csv_error(capsys, "--csv", path, "--target", "species") == (
+        "the target column 'species' holds strings (e.g. 'setosa'): use --task classify"
+    )
+
+
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [
+        ([0, 1, 2.5] * 4, "e.g. '2.5' is not a whole number"),
+        ([2 * i + 1 for i in range(12)], "12 distinct numbers in 12 rows"),
+        ([i // 2 for i in range(11)] + [9], "7 distinct numbers in 12 rows"),
+    ],
+)
+def test_continuous_target_under_classify_suggests_regress(
+    tmp_path, capsys, target, reason
+):
+    rows = [[i, i % 3, t] for i, t in enumerate(target)]
+    path = _write_csv(tmp_path / "data.csv", ["a", "b", "y"], rows)
+    error = _csv_error(capsys, "--task", "classify", "--csv", path, "--target", "y")
+    assert (
+        error
+        == f"the target column 'y' looks continuous ({reason}): use --task regress"
+    )
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        [0, 1, 2] * 4,  # whole numbers, few: class labels
+        [0.0, 1.0] * 6,  # written as floats, still whole
+        [i // 2 for i in range(12)],  # 6 classes of 2 rows: a stratified split
+        ["-1.5", "x"] * 6,  # not all numbers: class names
+    ],
+)
+def test_discrete_target_under_classify_is_accepted(tmp_path, target):
+    rows = [[i, i % 3, t] for i, t in enumerate(target)]
+    path = _write_csv(tmp_path / "data.csv", ["a", "b", "y"], rows)
+    data = _cli.load_csv(path, "y", numeric_target=False)
+    assert list(data.y) == [str(t) for t in target]

@@ -201,6 +201,7 @@ class _Run:
     # Polyak-Ruppert averaging of the mini-batch iterates
     averaging: bool = False
     callbacks: Any = None
+    incremental: bool = False
 
 
 class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
@@ -249,6 +250,8 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 
     # scikit-learn's y_numeric flag of validate_data
     _y_numeric = False
+    # whether the first fit or partial_fit call fixes data statistics
+    _first_call_statistics = False
 
     # ------------------------------------------------------------------ hooks
     @abstractmethod
@@ -280,7 +283,9 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     def _unpack(self, model: Model, theta: Array) -> None:
         """Write the fitted attributes from the flat parameter vector."""
 
-    def _initial_theta(self, model, X, Y, sw, rng) -> Array:
+    def _initial_theta(self, model, X, Y, sw, rng, incremental=False) -> Array:
+        """The parameters a fresh fit (or first partial_fit call, with
+        ``incremental``) starts from."""
         return model.init(rng, X.dtype)
 
     def _loss(self):
@@ -295,7 +300,7 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         call starts from."""
         return float(self.learning_rate_init)
 
-    def _auto_schedule(self, full_batch: bool) -> str:
+    def _auto_schedule(self, full_batch: bool, incremental: bool) -> str:
         """The schedule that ``learning_rate='auto'`` stands for."""
         return "constant"
 
@@ -387,6 +392,17 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             classes=classes,
             warm=continuing and not incremental,
         )
+        if incremental and not continuing and self._first_call_statistics:
+            rows = int(np.count_nonzero(sw))
+            if rows < 2:
+                _warn(
+                    f"{type(self).__name__}: the first partial_fit call has {rows} "
+                    "row(s) of positive weight, but its statistics (the features' "
+                    "and targets' means and scales, and the 'auto' rate of 'gd' "
+                    "and 'sgd') are kept for every later call. Pass a first chunk "
+                    "of many rows, or precondition=False and a learning_rate_init.",
+                    UserWarning,
+                )
         if continuing:
             # a failed call must leave the saved progress untouched
             progress = copy.deepcopy(self._progress)
@@ -398,7 +414,7 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         if continuing:
             theta = self._resume_theta(model, progress, X.dtype)
         else:
-            theta = self._initial_theta(model, *train, progress.rng)
+            theta = self._initial_theta(model, *train, progress.rng, incremental)
 
         run = self._make_run(
             model, theta, train[0], train[2], progress, continuing, incremental
@@ -407,9 +423,10 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             self, X, y, sample_weight, 1 if incremental else self.max_iter
         )
         fresh = run.optimizer.init(theta)
-        if not continuing or fresh.keys() != progress.opt_state.keys():
-            # a new solver, or momentum or amsgrad switched on or off: the
-            # memory of another update rule cannot be continued
+        if not continuing or not _same_layout(fresh, progress.opt_state):
+            # a new solver, momentum or amsgrad switched on or off, or another
+            # parameter layout (fit_intercept switched): the memory of another
+            # update rule or of other parameters cannot be continued
             progress.opt_state = fresh
         if not continuing:
             progress.loss_ref, start = _reference_loss(run, theta, train)
@@ -424,7 +441,7 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         if self.verbose:
             # the statistics, the preconditioner and the rate, before epoch 1
             print(f"Set-up: {time.perf_counter() - self._clock:.2f} s")
-        with _blas_threads(run.batch_size * model.n_penalized):
+        with _blas_threads(_step_size(train[0], run.batch_size, model)):
             theta, lowest, interrupted = self._train(
                 run, progress, theta, train, val, incremental
             )
@@ -539,7 +556,7 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         params["grad_unit"] = self._grad_unit(model)
         name = self.learning_rate
         if name == "auto":
-            name = self._auto_schedule(full_batch)
+            name = self._auto_schedule(full_batch, incremental)
         return _Run(
             model=model,
             loss=self._loss(),
@@ -553,6 +570,7 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             clip_value=self.clip_value,
             stats=self._full_batch_stats(model) if full_batch else None,
             averaging=self._averaging(full_batch, incremental),
+            incremental=incremental,
         )
 
     def _write_fitted(self, model, theta, progress: _Progress) -> None:
@@ -861,7 +879,9 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         else:
             progress.no_improvement += 1
         progress.best_score = max(progress.best_score, metric)
-        if self.tol is None:
+        if self.tol is None or run.incremental:
+            # partial_fit runs one epoch per call and never cuts the rate: the
+            # losses of successive chunks are not a plateau to watch
             return False
         if run.full_batch and gd_stat <= self._tol(progress.grad_unit):
             # full batch: the proximal gradient has vanished
@@ -904,6 +924,21 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _same_layout(a: dict[str, Array], b: dict[str, Array]) -> bool:
+    """Whether two optimizer states hold the same arrays' shapes."""
+    return a.keys() == b.keys() and all(np.shape(a[k]) == np.shape(b[k]) for k in a)
+
+
+def _step_size(X: Any, batch_size: int, model) -> int:
+    """The multiply-adds of a step's products: the batch's entries (its
+    nonzeros, for sparse rows) times the outputs of the first layer, or
+    the parameters' count when that is larger."""
+    n, d = X.shape
+    per_row = X.nnz / max(n, 1) if sp.issparse(X) else d
+    first = model.n_penalized / max(d, 1)
+    return int(max(batch_size * per_row * first, model.size))
 
 
 def _blas_threads(step_size: int):

@@ -11,7 +11,7 @@ margin, positive for the class (label) it stands for.
 import numpy as np
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import column_or_1d
 
@@ -93,8 +93,17 @@ class _ClassTargets:
                 )
         # in float64, each factor brought near 1 first: extreme class
         # weights neither overflow nor underflow (only ratios matter)
-        cw = rescale_weights(compute_sample_weight(self.class_weight, y), np.float64)
-        sw64 = rescale_weights(sw.astype(np.float64), np.float64) * cw
+        sw64 = rescale_weights(sw.astype(np.float64), np.float64)
+        if self.class_weight == "balanced":
+            # from the classes' weight sums, as LogisticRegression: with
+            # sample weights, 'balanced' balances the weighted classes
+            classes, index = np.unique(y, return_inverse=True)
+            cw = compute_class_weight(
+                "balanced", classes=classes, y=y, sample_weight=sw64
+            )[index]
+        else:
+            cw = compute_sample_weight(self.class_weight, y)
+        sw64 = sw64 * rescale_weights(cw, np.float64)
         sw = rescale_weights(sw64, dtype).astype(dtype, copy=False)
         if not sw.sum() > 0:
             raise ValueError(

@@ -140,7 +140,9 @@ fit_intercept : bool, default=True
     Whether to fit an intercept (one per output). The intercepts are never
     penalized, and start at the best constant model: the weighted mean of
     ``y`` for least squares, the log-odds of the weighted class prior for
-    the log-loss, ``2 p - 1`` per class for the squared hinge.
+    the log-loss, ``2 p - 1`` per class for the squared hinge (a
+    classifier's first ``partial_fit`` chunk does not tell the prior of its
+    stream: there they start at 0).
 
 precondition : bool or 'diagonal', default=True
     The coordinates the solvers of a linear model work in; a change of
@@ -185,7 +187,9 @@ average : 'auto' or bool, default='auto'
 
 class_weight : dict, 'balanced' or None, default=None
     Weights of the classes, multiplying the sample weights in the loss.
-    'balanced' uses ``n_samples / (n_classes * np.bincount(y))``. Not
+    'balanced' uses ``n_samples / (n_classes * np.bincount(y))``, with
+    sample weights their sums per class instead of the counts (as
+    ``LogisticRegression``). Not
     supported for multilabel targets, nor 'balanced' in ``partial_fit``
     (the class frequencies of the whole data are unknown there).
 
@@ -198,9 +202,12 @@ learning_rate : {'auto', 'constant', 'invscaling', 'adaptive', 'step', \
     (:class:`GDRegressor`, :class:`GDClassifier`) it means 'adaptive': a
     constant rate leaves them at a noise floor (the variance of their
     steps), and dividing it by 5 at each plateau of the objective brings
-    them to the optimum. 'constant' keeps ``learning_rate_init``;
-    'invscaling' uses ``learning_rate_init / (k + 1) ** power_t``; 'adaptive'
-    divides the rate by 5 each time ``n_iter_no_change`` consecutive epochs
+    them to the optimum; in ``partial_fit``, whose calls are the chunks of
+    a stream rather than epochs of one objective, it means 'invscaling'
+    (a decay per call, as ``SGDRegressor.partial_fit``). 'constant' keeps
+    ``learning_rate_init``; 'invscaling' uses ``learning_rate_init / (k +
+    1) ** power_t``; 'adaptive' divides the rate by 5 each time
+    ``n_iter_no_change`` consecutive epochs
     fail to improve the monitored quantity by ``tol``, and stops once the
     rate falls below 1e-6; 'step' multiplies it by ``lr_gamma`` every
     ``lr_step_size`` epochs; 'exponential' by ``lr_gamma`` every epoch;
@@ -208,7 +215,8 @@ learning_rate : {'auto', 'constant', 'invscaling', 'adaptive', 'step', \
     beyond); 'warm_restarts' anneals by cosine cycles of
     ``lr_restart_period`` epochs, each ``lr_restart_mult`` times longer than
     the last, restarting at ``learning_rate_init`` (SGDR, Loshchilov &
-    Hutter, 2017). Each ``fit`` call starts without plateau cuts.
+    Hutter, 2017). Each ``fit`` call starts without plateau cuts, and
+    ``partial_fit`` never cuts (nor stops).
 
 power_t : float, default=0.5
     The exponent of the 'invscaling' schedule.

@@ -459,7 +459,7 @@ class GDRegressor(RegressorMixin, _LinearBase):
         # units of each target's deviation that step suits every target
         return self._y_std if self.solver in ADAPTIVE_SOLVERS else None
 
-    def _start_intercept(self, Y, sw):
+    def _start_intercept(self, Y, sw, incremental=False):
         return np.average(Y, axis=0, weights=sw)
 
     def _rate_unit(self):

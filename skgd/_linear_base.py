@@ -70,6 +70,8 @@ class _LinearBase(BaseGD):
         ],
     }
 
+    _first_call_statistics = True
+
     # ------------------------------------------------------------ sub-hooks
     @property
     def _closed_form_intercept(self) -> bool:
@@ -78,7 +80,7 @@ class _LinearBase(BaseGD):
     def _output_scale(self, Y, sw) -> np.ndarray | None:
         return None
 
-    def _start_intercept(self, Y, sw) -> np.ndarray:
+    def _start_intercept(self, Y, sw, incremental=False) -> np.ndarray:
         return np.zeros(Y.shape[1])
 
     def _loss_curvature(self) -> float:
@@ -189,11 +191,11 @@ class _LinearBase(BaseGD):
             and d < np.count_nonzero(sw)
         )
 
-    def _initial_theta(self, model, X, Y, sw, rng):
+    def _initial_theta(self, model, X, Y, sw, rng, incremental=False):
         theta = model.init(rng, X.dtype)
         if self.fit_intercept:
             # starting at the best constant removes the intercept's slow mode
-            b0 = self._start_intercept(Y, sw)
+            b0 = self._start_intercept(Y, sw, incremental)
             theta[model.n_penalized :] = model.intercept_at(b0, X.dtype)
         return theta
 
@@ -219,10 +221,13 @@ class _LinearBase(BaseGD):
             lr *= 1.0 - self.momentum
         return lr
 
-    def _auto_schedule(self, full_batch):
+    def _auto_schedule(self, full_batch, incremental):
         # a constant rate leaves mini-batch steps at their noise floor; 'gd'
-        # converges at a constant rate
-        return "constant" if full_batch else "adaptive"
+        # converges at a constant rate. partial_fit calls (chunks of a stream)
+        # decay it per call, as SGDRegressor's partial_fit does
+        if full_batch:
+            return "constant"
+        return "invscaling" if incremental else "adaptive"
 
     def _grad_unit(self, model):
         # in units of std(y) per target, a gradient entry of target o carries

@@ -454,9 +454,13 @@ class GDClassifier(_ClassTargets, ClassifierMixin, _LinearBase):
     def _loss_curvature(self):
         return _CURVATURE[self._kind]
 
-    def _start_intercept(self, Y, sw):
+    def _start_intercept(self, Y, sw, incremental=False):
         # the best constant model: the log-odds (softmax: the centered log)
-        # of the weighted class prior, or 2 p - 1 for each squared hinge
+        # of the weighted class prior, or 2 p - 1 for each squared hinge. A
+        # first partial_fit chunk does not tell the stream's prior (one row
+        # per call, a stream sorted by class): it starts at 0, as SGDClassifier
+        if incremental:
+            return np.zeros(Y.shape[1])
         p = np.average(Y, axis=0, weights=np.asarray(sw, dtype=np.float64))
         if self._kind == "squared_hinge":
             return 2.0 * p - 1.0

@@ -832,6 +832,7 @@ class GDMLPRegressor(RegressorMixin, _MLPBase):
     True
     """
 
+    _first_call_statistics = True
     # the squared error is more curved than the log-loss (whose Hessian in
     # the output is at most 1/2): 'gd' and 'sgd' take the largest of the
     # rates tried (0.02 to 0.5, on standardized targets) with which no

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from scipy.optimize import minimize
 from sklearn.datasets import load_iris, make_classification
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, SGDClassifier
 from test_mlp_numerics import _five_point
 
 from skgd import GDClassifier, GDRegressor
@@ -332,3 +332,49 @@ def test_a_mini_batch_fit_left_short_warns_with_a_bound_that_holds(make):
     f_min = objective(exact)[0]
     null = est._constant_loss(Y, sw, np.float64)
     assert 0 < shown <= (f - f_min) / null
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_a_stream_of_single_rows_learns(solver):
+    # one row per partial_fit call: the first call's prior must not pin the
+    # intercept (it was a log-odds of -14: accuracy 0.5), nor plateau cuts
+    # freeze the rate; SGDClassifier's one pass is the yardstick
+    X, y = make_classification(n_samples=1000, n_features=5, random_state=0)
+    clf = GDClassifier(solver=solver, random_state=0)
+    ref = SGDClassifier(loss="log_loss", random_state=0)
+    with pytest.warns(UserWarning, match="first partial_fit call has 1 row"):
+        clf.partial_fit(X[:1], y[:1], classes=[0, 1])
+    ref.partial_fit(X[:1], y[:1], classes=[0, 1])
+    for i in range(1, len(y)):
+        clf.partial_fit(X[i : i + 1], y[i : i + 1])
+        ref.partial_fit(X[i : i + 1], y[i : i + 1])
+    assert clf.score(X, y) > max(0.9, ref.score(X, y) - 0.02)
+
+
+def test_balanced_class_weight_with_sample_weight_matches_logistic_regression():
+    from sklearn.utils.class_weight import compute_class_weight
+
+    X, y = _data(3, n=300)
+    sw = np.random.RandomState(0).uniform(0.2, 2.0, len(y))
+    alpha = 0.01
+    clf = GDClassifier(alpha=alpha, class_weight="balanced", **EXACT)
+    clf.fit(X, y, sample_weight=sw)
+    # LogisticRegression balances the weighted classes; its C multiplies
+    # the sum of the losses, weighted by sample and class weights
+    cw = compute_class_weight("balanced", classes=np.arange(3), y=y, sample_weight=sw)
+    ref = LogisticRegression(
+        C=1 / (alpha * np.sum(sw * cw[y])),
+        class_weight="balanced",
+        tol=1e-13,
+        max_iter=10_000,
+    ).fit(X, y, sample_weight=sw)
+    np.testing.assert_allclose(clf.predict_proba(X), ref.predict_proba(X), atol=1e-6)
+
+
+def test_switching_fit_intercept_under_warm_start_continues():
+    X, y = _data(2)
+    clf = GDClassifier(warm_start=True, **EXACT).fit(X, y)
+    clf.set_params(fit_intercept=False).fit(X, y)
+    fresh = GDClassifier(fit_intercept=False, **EXACT).fit(X, y)
+    np.testing.assert_array_equal(clf.intercept_, [0.0])
+    np.testing.assert_allclose(clf.coef_, fresh.coef_, rtol=1e-6)

@@ -132,9 +132,11 @@ def test_partial_fit_over_random_chunks_matches_one_epoch_of_fit(name, solver):
     """Chunks of random rows, each a multiple of the batch size and shuffled
     within, make one pass distributed exactly like one shuffled epoch of fit.
     (The regressor without intercept nor preconditioning: its first
-    partial_fit would take those statistics from the first chunk only.)"""
+    partial_fit would take those statistics from the first chunk only; and
+    at a constant rate: its 'auto' schedule decays per partial_fit call.)"""
     X, y = _stat_data(name)
     extra = {"fit_intercept": False, "precondition": False}
+    extra["learning_rate"] = "constant"
     extra = extra if name == "GDRegressor" else {}
     diffs = []
     for seed in range(N_SEEDS):

@@ -5,10 +5,12 @@ from functools import partial
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
 
+from skgd._base import _warn
 from skgd._data import LeastSquaresStats
 from skgd._docstrings import fill_doc
 from skgd._linear_base import (
@@ -20,6 +22,10 @@ from skgd._linear_base import (
 from skgd._losses import huber, squared_error
 from skgd._optimizers import ADAPTIVE_SOLVERS
 from skgd._validation import Interval, Real, StrOptions, _fit_context, validate_data
+
+# a Huber fit with more than this share of its residuals beyond the
+# threshold is nearly a least-absolute-deviation fit (see _check_huber_threshold)
+_HUBER_BEYOND = 0.9
 
 
 @fill_doc
@@ -564,10 +570,34 @@ class GDRegressor(RegressorMixin, _LinearBase):
             "full gradient at the end proves it)"
         )
 
+    def _check_huber_threshold(self, raw, Y, sw):
+        """Warn when nearly every residual lies beyond ``huber_epsilon``: the
+        Huber loss is then the absolute error scaled by it, whose gradient
+        (at most ``huber_epsilon``) is tiny next to the residuals, so that
+        gradient steps approach the optimum very slowly and the end-of-fit
+        bounds, built on the curvature, cannot see how far it is."""
+        eps = float(self.huber_epsilon)
+        r = np.abs(np.asarray(raw, dtype=np.float64) - Y)
+        w = np.asarray(sw, dtype=np.float64)
+        beyond = float(np.average(np.mean(r > eps, axis=1), weights=w))
+        if beyond < _HUBER_BEYOND:
+            return
+        _warn(
+            f"{type(self).__name__}: {beyond:.0%} of the residuals exceed "
+            f"huber_epsilon={eps:.3g} (their median is {np.median(r):.3g}): the "
+            "Huber loss is then nearly the absolute error, whose optimum gradient "
+            "steps approach very slowly, and the fit may have stopped far from "
+            "it. Set huber_epsilon (in the unit of y) near the scale of the "
+            "residuals of a good fit (HuberRegressor uses 1.35 times it), or use "
+            "solver='adam'.",
+            ConvergenceWarning,
+        )
+
     def _worse_than_constant(self, raw, Y, sw):
         if self.loss != "squared_error":
             # a robust fit may trail the mean in squared error: its own
             # objective is checked against the start (the mean) instead
+            self._check_huber_threshold(raw, Y, sw)
             return None
         # per target: a uniform average can hide one target far below 0
         r2 = np.atleast_1d(r2_score(Y, raw, sample_weight=sw, multioutput="raw_values"))

@@ -279,18 +279,13 @@ class _LinearBase(BaseGD):
         achieves from ``theta`` (``g' H^+ g / 2``), or None where the
         Hessian bound is not at hand."""
         model, penalty = run.model, run.penalty
-        X, Y, sw = train
+        X, _, sw = train
         c = self._loss_curvature()
         H = self._coefficient_hessian(model, penalty, X, sw, c)
         if H is None and not model.on_stats_rows:
             return None
-        if raw is None:
-            raw = model.forward(theta, X)[0]
-        _, draw = run.loss(raw, Y, sw)
-        grad = model.backward(theta, X, draw, None, np.empty_like(theta))
-        penalty.add_grad(theta, grad)
-        k, d, n_out = model.n_penalized, model.n_features, model.n_outputs
-        G = grad[:k].reshape(d, n_out).astype(np.float64)
+        G, g_b = self._end_gradient(run, theta, train, raw)
+        d = model.n_features
         if H is None:
             # sparse or wide, on the statistics' rows: standardized columns,
             # whose diagonal Hessian is at most c + l2 / scale**2 (the gain of
@@ -299,14 +294,23 @@ class _LinearBase(BaseGD):
             gain = 0.5 * np.max(G**2 / h, axis=0, initial=0.0)
         else:
             if H.shape[0] > d:  # the intercepts move too
-                G = np.vstack([G, grad[k:].astype(np.float64)])
-            # g' H^+ g / 2 through the eigenvalues of H: the gradient lies in
-            # its range (a combination of the rows, plus the penalty's part)
-            w, U = np.linalg.eigh(H)
-            keep = w > 1e-12 * max(float(w[-1]), np.finfo(np.float64).tiny)
-            proj = U[:, keep].T @ G
-            gain = 0.5 * np.sum(proj**2 / w[keep][:, None], axis=0)
+                G = np.vstack([G, g_b])
+            gain = _half_inverse_norm(H, G)
         return gain / model.out_scale**2
+
+    def _end_gradient(self, run, theta, train, raw):
+        """The full gradient at ``theta`` in the solver's coordinates: the
+        coefficients' block (n_features, n_outputs) and the intercepts'."""
+        model, penalty = run.model, run.penalty
+        X, Y, sw = train
+        if raw is None:
+            raw = model.forward(theta, X)[0]
+        _, draw = run.loss(raw, Y, sw)
+        grad = model.backward(theta, X, draw, None, np.empty_like(theta))
+        penalty.add_grad(theta, grad)
+        k, d, n_out = model.n_penalized, model.n_features, model.n_outputs
+        G = grad[:k].reshape(d, n_out).astype(np.float64)
+        return G, grad[k:].astype(np.float64)
 
     def _coefficient_hessian(self, model, penalty, X, sw, c=1.0):
         """``c`` times the Hessian of least squares plus the penalty's, in
@@ -367,6 +371,16 @@ def _same_data(a: tuple | None, b: tuple) -> bool:
     return all(
         np.allclose(u, v, rtol=1e-12, atol=0) for u, v in zip(a[1:], b[1:], strict=True)
     )
+
+
+def _half_inverse_norm(H: np.ndarray, G: np.ndarray) -> np.ndarray:
+    """``g' H^+ g / 2`` for each column ``g`` of ``G``, through the
+    eigenvalues of the symmetric ``H`` (exact where it is singular, for
+    gradients in its range)."""
+    w, U = np.linalg.eigh(H)
+    keep = w > 1e-12 * max(float(w[-1]), np.finfo(np.float64).tiny)
+    proj = U[:, keep].T @ G
+    return 0.5 * np.sum(proj**2 / w[keep][:, None], axis=0)
 
 
 def _variances(Y, sw) -> np.ndarray:

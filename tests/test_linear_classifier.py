@@ -378,3 +378,30 @@ def test_switching_fit_intercept_under_warm_start_continues():
     fresh = GDClassifier(fit_intercept=False, **EXACT).fit(X, y)
     np.testing.assert_array_equal(clf.intercept_, [0.0])
     np.testing.assert_allclose(clf.coef_, fresh.coef_, rtol=1e-6)
+
+
+def test_huber_warns_when_its_threshold_is_tiny_next_to_the_residuals():
+    # prices in 1e5 with the default huber_epsilon=0.1: nearly absolute error,
+    # which gd and sgd approach so slowly that they stop near the mean
+    X, y = _huber_data()
+    with pytest.warns(ConvergenceWarning, match=r"100% of the residuals exceed"):
+        GDRegressor(loss="huber", solver="sgd", random_state=0).fit(X, 1e5 * y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        GDRegressor(loss="huber", huber_epsilon=2.0, **EXACT).fit(X, y)
+
+
+def test_a_mini_batch_fit_short_on_nearly_separable_data_warns_with_an_estimate():
+    # near separation the sigmoid's curvature p (1 - p) vanishes: the proof,
+    # which bounds it by 1/4, sees little; the Newton estimate sees the gap
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    with pytest.warns(ConvergenceWarning, match="one Newton step from the end"):
+        GDClassifier(solver="adam", random_state=0).fit(X, y)
+    # full-batch gd, which stops on its gradient, has no such warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        GDClassifier().fit(X, y)

@@ -607,8 +607,12 @@ class GDMLPRegressor(RegressorMixin, _MLPBase):
     stopping with restored best weights, history and divergence guard; plus
     a choice of initialization and a validation-loss history. The output
     layer is trained in units of each target's standard deviation, starting
-    at its mean (see Notes), so that targets in thousands or in millionths
-    train at the defaults as standardized targets do.
+    at its mean (see Notes), so that targets in thousands train at the
+    defaults as standardized targets do. The L2 penalty of the hidden layers
+    keeps its unit, as in ``MLPRegressor``'s objective: for targets in
+    millionths it outweighs the loss (var(y) / 2 is then about 1e-12) and
+    the minimizer is nearly constant; scale such targets, or lower
+    ``alpha``.
 
     Parameters
     ----------

@@ -1,19 +1,27 @@
 """Sphinx configuration of the skgd documentation.
 
-Build with ``pip install -e ".[docs]"`` then ``sphinx-build -b html docs
-docs/_build/html``. Without sphinx-gallery the gallery is left out; without
-matplotlib the examples are rendered but not executed.
+Build from the repository root, as CI does::
+
+    pip install -e ".[docs]"
+    python -m sphinx -W -b html docs docs/_build/html
+
+The build needs no network: MathJax comes from the sphinx-mathjax-offline
+package and is copied into the site, and nothing links to other sites'
+inventories. It runs every example of the gallery (``examples/``) and the
+``skgd`` commands shown in cli.rst, with the interpreter that runs Sphinx.
 """
 
-import importlib.util
-import os
+import runpy
 import sys
-import warnings
+from pathlib import Path
 
-# document the working tree even when skgd is not installed
-sys.path.insert(0, os.path.abspath(".."))
+DOCS = Path(__file__).resolve().parent
+# document the working tree even when skgd is not installed; _ext holds the
+# project's own Sphinx helpers
+sys.path.insert(0, str(DOCS.parent))
+sys.path.insert(0, str(DOCS / "_ext"))
 
-import skgd
+import skgd  # noqa: E402
 
 project = "skgd"
 author = "the skgd developers"
@@ -22,42 +30,41 @@ release = skgd.__version__
 version = ".".join(release.split(".")[:2])
 
 # no intersphinx: builds must work offline
-extensions = ["sphinx.ext.autodoc", "numpydoc"]
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "numpydoc",
+    "matplotlib.sphinxext.plot_directive",
+    # MathJax 3 bundled in a wheel, served from _static/mathjax, instead of
+    # Sphinx's default script from a CDN
+    "sphinx-mathjax-offline",
+    "sphinx_gallery.gen_gallery",
+    "skgd_docs",
+]
 exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py"]
 html_theme = "alabaster"
+html_theme_options = {"description": "scikit-learn estimators trained by GD"}
 
 autodoc_member_order = "bysource"
-# numpydoc renders the Attributes and methods from the docstrings; autosummary
-# stubs for every method would need a separate generation step
-numpydoc_show_class_members = False
+# A "Methods" table (inherited scikit-learn methods included) at the top of
+# each class, linking to the methods that autodoc's :members: renders below;
+# no stub page per method. The "Attributes" section is the docstring's.
+numpydoc_show_class_members = True
+numpydoc_show_inherited_class_members = True
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
 
-if importlib.util.find_spec("sphinx_gallery") is not None:
-    extensions.append("sphinx_gallery.gen_gallery")
-    sphinx_gallery_conf = {
-        "examples_dirs": "../examples",
-        "gallery_dirs": "auto_examples",
-        "filename_pattern": r"/plot_",
-        "plot_gallery": importlib.util.find_spec("matplotlib") is not None,
-        "download_all_examples": False,
-        "write_computation_times": False,
-    }
-    gallery_toctree = "auto_examples/index"
-else:
-    warnings.warn(
-        "sphinx-gallery is not installed: the example gallery is left out "
-        '(pip install -e ".[docs]").',
-        stacklevel=1,
-    )
-    gallery_toctree = None
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "auto_examples",
+    # execute every example, not only those named plot_*
+    "filename_pattern": r"\.py$",
+    "download_all_examples": False,
+    "write_computation_times": False,
+}
 
-
-def _gallery_toctree(app, docname, source):
-    # index.rst lists the gallery only when it is built
-    if docname == "index":
-        source[0] = source[0].replace("GALLERY_TOCTREE_ENTRY", gallery_toctree or "")
-
-
-def setup(app):
-    app.connect("source-read", _gallery_toctree)
+# The figure of LossCurveDisplay in the user guide is drawn by a script kept
+# beside it; a fresh checkout has the script only.
+_figure = DOCS / "images" / "loss_curves.png"
+if not _figure.exists():
+    runpy.run_path(str(_figure.with_name("make_loss_curves.py")), run_name="__main__")

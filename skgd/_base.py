@@ -119,10 +119,25 @@ class _Progress:
         "avg_count",
     )
 
+    def fork(self) -> "_Progress":
+        """The progress one call works on. The curves are append-only and
+        shared: a failed call truncates them back (see ``BaseGD._fit``),
+        rather than each call copying them whole, which over a stream of
+        ``partial_fit`` calls would cost time quadratic in the calls. Every
+        array is replaced, never written, by the loop and the optimizers;
+        only the random state is changed in place, so it is copied."""
+        new = copy.copy(self)
+        new.rng = copy.deepcopy(self.rng)
+        new.opt_state = dict(self.opt_state)
+        return new
+
+    def lengths(self) -> dict[str, int]:
+        return {name: len(c) for name, c in self.curves.items()}
+
     def snapshot(self) -> dict[str, Any]:
         snap = {name: getattr(self, name) for name in self._SCALARS}
         snap["opt_state"] = self.opt_state
-        snap["lengths"] = {name: len(c) for name, c in self.curves.items()}
+        snap["lengths"] = self.lengths()
         snap["rng_state"] = self.rng.get_state()
         return snap
 
@@ -349,6 +364,8 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         # a failed fit (bad input, divergence) leaves the estimator as it was:
         # fitted arrays are replaced, never mutated, so a shallow copy suffices
         saved = dict(self.__dict__)
+        progress = saved.get("_progress")
+        lengths = None if progress is None else progress.lengths()
         try:
             interrupted = self._fit_unguarded(X, y, sample_weight, incremental, classes)
         except BaseException:
@@ -357,6 +374,10 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             self.__dict__.clear()
             self.__dict__.update(saved)
             self.__dict__.update(live)
+            if progress is not None:
+                # the curves the failed call shared and appended to
+                for name, length in lengths.items():
+                    del progress.curves[name][length:]
             raise
         if interrupted:
             # the estimator keeps its last complete epoch, and the interrupt
@@ -404,8 +425,8 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                     UserWarning,
                 )
         if continuing:
-            # a failed call must leave the saved progress untouched
-            progress = copy.deepcopy(self._progress)
+            # a failed call must leave the saved progress as it was
+            progress = self._progress.fork()
         else:
             progress = _Progress({}, check_random_state(self.random_state), 0.0, 0.0)
         # the held-out rows never inform the data statistics or the start

@@ -74,3 +74,20 @@ def test_verbose_ends_with_the_reason_and_the_kept_epoch(diabetes, capsys):
         f"Stopped after epoch {clf.n_iter_}: {clf.stop_reason_}. "
         f"Kept the weights of epoch {clf.best_epoch_}."
     )
+
+
+def test_a_failed_call_leaves_the_shared_curves_as_they_were(diabetes):
+    # calls share the append-only curves (no copy per call); a failed call
+    # truncates what it appended
+    X, y = diabetes
+    reg = _fit(GDRegressor(solver="sgd", max_iter=4, random_state=0), X, y)
+    before = {k: list(v) for k, v in reg._progress.curves.items()}
+    reg.set_params(learning_rate_init=1e8, warm_start=True)
+    with pytest.raises(ValueError, match="diverged"):
+        reg.fit(X, y)
+    assert reg._progress.curves == before
+    assert reg.loss_curve_ == before["loss_curve_"]
+    reg.set_params(learning_rate_init="auto", max_iter=2)
+    _fit(reg, X, y)
+    assert reg.n_iter_ == 6 and len(reg.loss_curve_) == 6
+    assert reg.loss_curve_[:4] == before["loss_curve_"]

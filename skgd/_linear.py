@@ -6,7 +6,6 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import r2_score
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
 
@@ -14,13 +13,13 @@ from skgd._base import _warn
 from skgd._data import LeastSquaresStats
 from skgd._docstrings import fill_doc
 from skgd._linear_base import (
-    _R2_SLACK,
     _LinearBase,
     _targets_clause,
     _variances,
 )
 from skgd._losses import huber, squared_error
 from skgd._optimizers import ADAPTIVE_SOLVERS
+from skgd._regression import _RegressionTargets
 from skgd._validation import Interval, Real, StrOptions, _fit_context, validate_data
 
 # a Huber fit with more than this share of its residuals beyond the
@@ -29,7 +28,7 @@ _HUBER_BEYOND = 0.9
 
 
 @fill_doc
-class GDRegressor(RegressorMixin, _LinearBase):
+class GDRegressor(_RegressionTargets, RegressorMixin, _LinearBase):
     """Linear regression trained by gradient descent, SGD or Adam.
 
     Minimizes the elastic-net objective of :class:`~sklearn.linear_model.ElasticNet`
@@ -427,25 +426,6 @@ class GDRegressor(RegressorMixin, _LinearBase):
         return safe_sparse_dot(X, self.coef_.T, dense_output=True) + self.intercept_
 
     # ----------------------------------------------------------------- hooks
-    def _validate_targets(self, y, sw, dtype, *, reset, classes, warm=False):
-        try:
-            Y = np.asarray(y, dtype=dtype)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(
-                f"y contains non-numeric values: {exc}. {type(self).__name__} "
-                "needs numeric targets."
-            ) from exc
-        Y = Y.reshape(-1, 1) if Y.ndim == 1 else Y
-        if reset:
-            self._y_ndim = np.ndim(y)
-            self.out_activation_ = "identity"
-        elif Y.shape[1] != self.coef_.reshape(-1, self.n_features_in_).shape[0]:
-            raise ValueError(
-                f"y has {Y.shape[1]} targets but {type(self).__name__} was fitted "
-                f"with {self.coef_.reshape(-1, self.n_features_in_).shape[0]}."
-            )
-        return Y, sw
-
     @property
     def _closed_form_intercept(self):
         return self.loss == "squared_error"
@@ -551,9 +531,6 @@ class GDRegressor(RegressorMixin, _LinearBase):
             return 1.0 / float(self._y_std.mean())
         return 1.0
 
-    def _score_raw(self, raw, Y, sw):
-        return float(r2_score(Y, raw, sample_weight=sw))
-
     def _gain_shares(self, gain, run, Y, sw):
         if self.loss != "squared_error":
             return super()._gain_shares(gain, run, Y, sw)
@@ -599,16 +576,7 @@ class GDRegressor(RegressorMixin, _LinearBase):
             # objective is checked against the start (the mean) instead
             self._check_huber_threshold(raw, Y, sw)
             return None
-        # per target: a uniform average can hide one target far below 0
-        r2 = np.atleast_1d(r2_score(Y, raw, sample_weight=sw, multioutput="raw_values"))
-        bad = np.flatnonzero(r2 < -_R2_SLACK)
-        if not bad.size:
-            return None
-        which, values = _targets_clause(bad, r2, Y.shape[1], "{:.4g}")
-        return (
-            f"the training R²{which} is {values}, below the 0 of always "
-            "predicting the mean"
-        )
+        return super()._worse_than_constant(raw, Y, sw)
 
     def _unpack(self, model, theta):
         super()._unpack(model, theta)

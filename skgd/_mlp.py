@@ -5,17 +5,16 @@ import operator
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
-from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_is_fitted
 
 from skgd._base import BaseGD, expected_smoothness
 from skgd._classification import _ClassTargets
 from skgd._docstrings import fill_doc
-from skgd._linear import GDRegressor
-from skgd._linear_base import _R2_SLACK, _targets_clause, _variances
+from skgd._linear_base import _variances
 from skgd._losses import LOG_OUTPUT_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from skgd._models import ACTIVATIONS, INITIALIZERS, MLP
 from skgd._optimizers import ADAPTIVE_SOLVERS
+from skgd._regression import _RegressionTargets
 from skgd._validation import (
     Integral,
     Interval,
@@ -598,7 +597,7 @@ class GDMLPClassifier(_ClassTargets, ClassifierMixin, _MLPBase):
 
 
 @fill_doc
-class GDMLPRegressor(RegressorMixin, _MLPBase):
+class GDMLPRegressor(_RegressionTargets, RegressorMixin, _MLPBase):
     """Multi-layer perceptron regressor trained by gradient descent, SGD or Adam.
 
     A drop-in for :class:`~sklearn.neural_network.MLPRegressor` on the
@@ -846,7 +845,6 @@ class GDMLPRegressor(RegressorMixin, _MLPBase):
     _auto_lr = {**_AUTO_LR, "gd": 0.05, "sgd": 0.05}
     _y_numeric = True
     # R², as the linear regressor
-    _score_raw = GDRegressor._score_raw
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
@@ -892,23 +890,10 @@ class GDMLPRegressor(RegressorMixin, _MLPBase):
 
     # ----------------------------------------------------------------- hooks
     def _validate_targets(self, y, sw, dtype, *, reset, classes, warm=False):
-        try:
-            Y = np.asarray(y, dtype=dtype)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(
-                f"y contains non-numeric values: {exc}. {type(self).__name__} "
-                "needs numeric targets."
-            ) from exc
-        Y = Y.reshape(-1, 1) if Y.ndim == 1 else Y
-        if reset:
-            self._y_ndim = np.ndim(y)
-            self.out_activation_ = "identity"
-            self.n_outputs_ = Y.shape[1]
-        elif Y.shape[1] != self.n_outputs_:
-            raise ValueError(
-                f"y has {Y.shape[1]} targets but {type(self).__name__} was fitted "
-                f"with {self.n_outputs_}."
-            )
+        Y, sw = super()._validate_targets(
+            y, sw, dtype, reset=reset, classes=classes, warm=warm
+        )
+        self.n_outputs_ = Y.shape[1]
         return Y, sw
 
     def _make_model(self, X, Y, sw, *, reset):
@@ -966,18 +951,6 @@ class GDMLPRegressor(RegressorMixin, _MLPBase):
         )
         unit[-n_out:] = var
         return unit
-
-    def _worse_than_constant(self, raw, Y, sw):
-        # per target, as GDRegressor: an average can hide one target below 0
-        r2 = np.atleast_1d(r2_score(Y, raw, sample_weight=sw, multioutput="raw_values"))
-        bad = np.flatnonzero(r2 < -_R2_SLACK)
-        if not bad.size:
-            return None
-        which, values = _targets_clause(bad, r2, Y.shape[1], "{:.4g}")
-        return (
-            f"the training R²{which} is {values}, below the 0 of always "
-            "predicting the mean"
-        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

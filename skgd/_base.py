@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
+from skgd._data import ArrayRows, is_dask_collection
 from skgd._losses import LOSSES
 from skgd._models import Model
 from skgd._optimizers import FULL_BATCH_SOLVERS, SOLVERS, Optimizer, make_optimizer
@@ -277,9 +278,9 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         weights; ``warm`` for a warm-started ``fit``."""
 
     @abstractmethod
-    def _make_model(self, X, Y: Array, sw: Array, *, reset: bool) -> Model:
-        """The model for the current parameters and training rows (their
-        statistics on reset)."""
+    def _make_model(self, data: ArrayRows, *, reset: bool) -> Model:
+        """The model for the current parameters and training rows ``data``
+        (their statistics on reset)."""
 
     @abstractmethod
     def _score_raw(self, raw: Array, Y: Array, sw: Array) -> float:
@@ -298,10 +299,10 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     def _unpack(self, model: Model, theta: Array) -> None:
         """Write the fitted attributes from the flat parameter vector."""
 
-    def _initial_theta(self, model, X, Y, sw, rng, incremental=False) -> Array:
+    def _initial_theta(self, model, data, rng, incremental=False) -> Array:
         """The parameters a fresh fit (or first partial_fit call, with
         ``incremental``) starts from."""
-        return model.init(rng, X.dtype)
+        return model.init(rng, data.dtype)
 
     def _loss(self):
         """The loss, a ``value_and_grad(raw, Y, sw, total=None)`` function of
@@ -309,7 +310,7 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         return LOSSES[self.out_activation_]
 
     def _resolve_learning_rate(
-        self, model, penalty, X, sw, batch_size: int, theta: Array
+        self, model, penalty, data, batch_size: int, theta: Array
     ) -> float:
         """The rate 'auto' stands for, given the data and the parameters the
         call starts from."""
@@ -319,7 +320,7 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         """The schedule that ``learning_rate='auto'`` stands for."""
         return "constant"
 
-    def _tol_units(self, start: float, X, Y, sw) -> tuple[float, float]:
+    def _tol_units(self, start: float, Y, sw) -> tuple[float, float]:
         """The units of ``tol`` for the training objective and its gradient,
         given the starting objective and the training rows: absolute by
         default."""
@@ -392,16 +393,24 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     def _fit_unguarded(self, X, y, sample_weight, incremental, classes):
         self._clock = time.perf_counter()
         continuing = (incremental or self.warm_start) and hasattr(self, "_progress")
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            reset=not continuing,
-            accept_sparse=("csr", "csc"),
-            dtype=(np.float64, np.float32),
-            multi_output=True,
-            y_numeric=self._y_numeric,
-        )
+        lazy = is_dask_collection(X)
+        if lazy:
+            from skgd._dask import validate_dask
+
+            X, y, sample_weight = validate_dask(
+                self, X, y, sample_weight, reset=not continuing
+            )
+        else:
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                reset=not continuing,
+                accept_sparse=("csr", "csc"),
+                dtype=(np.float64, np.float32),
+                multi_output=True,
+                y_numeric=self._y_numeric,
+            )
         if sp.issparse(X):
             X = X.tocsr()
         sw = check_sample_weight(sample_weight, X, X.dtype)
@@ -429,17 +438,21 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             progress = self._progress.fork()
         else:
             progress = _Progress({}, check_random_state(self.random_state), 0.0, 0.0)
+        if lazy:
+            from skgd._dask import DaskRows
+
+            data = DaskRows(X, Y, sw)
+        else:
+            data = ArrayRows(X, Y, sw)
         # the held-out rows never inform the data statistics or the start
-        train, val = self._train_val_split(X, Y, sw, progress, incremental)
-        model = self._make_model(*train, reset=not continuing)
+        train, val = self._train_val_split(data, progress, incremental)
+        model = self._make_model(train, reset=not continuing)
         if continuing:
             theta = self._resume_theta(model, progress, X.dtype)
         else:
-            theta = self._initial_theta(model, *train, progress.rng, incremental)
+            theta = self._initial_theta(model, train, progress.rng, incremental)
 
-        run = self._make_run(
-            model, theta, train[0], train[2], progress, continuing, incremental
-        )
+        run = self._make_run(model, theta, train, progress, continuing, incremental)
         run.callbacks = _FitCallbacks(
             self, X, y, sample_weight, 1 if incremental else self.max_iter
         )
@@ -451,7 +464,9 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             progress.opt_state = fresh
         if not continuing:
             progress.loss_ref, start = _reference_loss(run, theta, train)
-            progress.loss_unit, progress.grad_unit = self._tol_units(start, *train)
+            progress.loss_unit, progress.grad_unit = self._tol_units(
+                start, train.Y, train.sw
+            )
         if not incremental:
             # each fit call watches its own plateaus: a warm start begins at the
             # rate it is given, not at the one a past plateau cut it to
@@ -462,7 +477,7 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         if self.verbose:
             # the statistics, the preconditioner and the rate, before epoch 1
             print(f"Set-up: {time.perf_counter() - self._clock:.2f} s")
-        with _blas_threads(_step_size(train[0], run.batch_size, model)):
+        with _blas_threads(_step_size(train, run.batch_size, model)):
             theta, lowest, interrupted = self._train(
                 run, progress, theta, train, val, incremental
             )
@@ -480,7 +495,7 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                     self._check_shortfall(run, progress, theta, train, raw)
                 # the data the caller passed: held-out rows included
                 raw = raw if val is None else None
-                self._check_constant(run, progress, theta, (X, Y, sw), raw)
+                self._check_constant(run, progress, theta, data, raw)
         self._write_fitted(model, theta, progress)
         if self.verbose:
             print(
@@ -517,25 +532,26 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         }
         return theta
 
-    def _train_val_split(self, X, Y, sw, progress, incremental):
+    def _train_val_split(self, data, progress, incremental):
         if not self.early_stopping or incremental:
-            return (X, Y, sw), None
-        tr, va = self._split_validation(Y, progress.rng)
+            return data, None
+        sw = data.sw
+        tr, va = self._split_validation(data.Y, progress.rng)
         # rows of weight 0 neither train nor score
         n_val = int(np.count_nonzero(sw[va] > 0))
         n_train = int(np.count_nonzero(sw[tr] > 0))
         if n_val < 2 or n_train < 1:
             raise ValueError(
                 f"early_stopping with validation_fraction={self.validation_fraction} "
-                f"on {X.shape[0]} samples leaves {n_val} validation and {n_train} "
+                f"on {data.shape[0]} samples leaves {n_val} validation and {n_train} "
                 "training samples with positive weight; at least 2 validation "
                 "samples are needed to score and 1 to train. Use more data, a "
                 "larger validation_fraction, or early_stopping=False."
             )
-        return (X[tr], Y[tr], sw[tr]), (X[va], Y[va], sw[va])
+        return data.subset(tr), data.subset(va)
 
-    def _make_run(self, model, theta, X, sw, progress, continuing, incremental) -> _Run:
-        n = X.shape[0]
+    def _make_run(self, model, theta, data, progress, continuing, incremental) -> _Run:
+        n, sw = data.shape[0], data.sw
         full_batch = self.solver in FULL_BATCH_SOLVERS
         if full_batch:
             batch_size = n
@@ -565,12 +581,12 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         # the rate of the new parameters)
         key: tuple = (repr(params),)
         if full_batch and incremental:
-            key += (X.shape, float(sw.sum()), _column_sums(X, sw))
+            key += (data.shape, float(sw.sum()), data.full_sum(column_sums))
         old = progress.rate_key
         stale = not (continuing and incremental) or not _same_key(key, old)
         if stale:
             progress.learning_rate = self._resolve_learning_rate(
-                model, penalty, X, sw, batch_size, theta
+                model, penalty, data, batch_size, theta
             )
         progress.rate_key = key
         params["weight_decay"] = self.weight_decay * self._decay_scale()
@@ -690,10 +706,10 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         curves["grad_norm_curve_"].append(grad_norm)
         improved = False
         if val is not None:
-            raw = run.model.forward(theta, val[0])[0]
-            score = self._score_raw(raw, val[1], val[2])
+            raw = val.map_rows(forward_rows, run.model, theta)
+            score = self._score_raw(raw, val.Y, val.sw)
             curves["validation_scores_"].append(score)
-            curves["validation_loss_curve_"].append(run.loss(raw, val[1], val[2])[0])
+            curves["validation_loss_curve_"].append(run.loss(raw, val.Y, val.sw)[0])
             metric, improved = score, score > progress.best_score
         else:
             metric = -loss
@@ -740,16 +756,19 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         return theta, stop
 
     def _run_epoch(self, run: _Run, progress: _Progress, theta, data, lr):
-        X, Y, sw = data
         model, penalty, optimizer = run.model, run.penalty, run.optimizer
         state = progress.opt_state
         grad = np.empty_like(theta)
         loss_sum = weight_sum = norm_sum = 0.0
         n_steps = 0
         gd_stat = np.inf
-        n, weight = X.shape[0], float(sw.sum())
-        for idx in _batches(n, run.batch_size, self.shuffle, progress.rng):
-            sw_b = sw[idx]
+        n, weight = data.shape[0], float(data.total)
+        if run.full_batch:
+            # one step on all rows: a full-batch sum, wherever they live
+            batches: Any = [(None, None, data.sw)]
+        else:
+            batches = data.batches(run.batch_size, self.shuffle, progress.rng)
+        for X_b, Y_b, sw_b in batches:
             w = float(sw_b.sum())
             if not w > 0:
                 continue  # a batch of zero-weight rows carries no gradient
@@ -762,10 +781,13 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             point = optimizer.lookahead(theta, state)
             if run.stats is not None:
                 loss = run.stats.value_and_grad(point, grad)
+            elif X_b is None:
+                loss, grad = data.full_sum(
+                    value_and_grad, model, run.loss, point, data.total
+                )
             else:
-                X_b = X if run.full_batch else X[idx]
                 raw, cache = model.forward(point, X_b)
-                loss, draw = run.loss(raw, Y[idx], sw_b, total)
+                loss, draw = run.loss(raw, Y_b, sw_b, total)
                 model.backward(point, X_b, draw, cache, grad)
             loss += penalty.value(point)
             penalty.add_grad(point, grad)
@@ -845,10 +867,9 @@ class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         """Warn when ``fit`` returns a model that does worse on the rows given
         (all those passed to ``fit``) than the best constant prediction;
         ``raw`` is the output at ``theta``, or None."""
-        X, Y, sw = train
         if raw is None:
-            raw = run.model.forward(theta, X)[0]
-        shortfall = self._worse_than_constant(raw, Y, sw.astype(np.float64))
+            raw = train.map_rows(forward_rows, run.model, theta)
+        shortfall = self._worse_than_constant(raw, train.Y, train.sw.astype(np.float64))
         if shortfall is None:
             return
         _warn(
@@ -952,12 +973,12 @@ def _same_layout(a: dict[str, Array], b: dict[str, Array]) -> bool:
     return a.keys() == b.keys() and all(np.shape(a[k]) == np.shape(b[k]) for k in a)
 
 
-def _step_size(X: Any, batch_size: int, model) -> int:
+def _step_size(data: Any, batch_size: int, model) -> int:
     """The multiply-adds of a step's products: the batch's entries (its
     nonzeros, for sparse rows) times the outputs of the first layer, or
     the parameters' count when that is larger."""
-    n, d = X.shape
-    per_row = X.nnz / max(n, 1) if sp.issparse(X) else d
+    n, d = data.shape
+    per_row = data.nnz / max(n, 1)
     first = model.n_penalized / max(d, 1)
     return int(max(batch_size * per_row * first, model.size))
 
@@ -996,16 +1017,6 @@ def _warn(message: str, category: type[Warning]) -> None:
     warnings.warn(message, category, stacklevel=level)
 
 
-def _batches(n: int, batch_size: int, shuffle: bool, rng):
-    if batch_size >= n:
-        yield slice(None)
-        return
-    order = rng.permutation(n) if shuffle else None
-    for start in range(0, n, batch_size):
-        stop = min(start + batch_size, n)
-        yield order[start:stop] if order is not None else slice(start, stop)
-
-
 def expected_smoothness(L: float, L_max: float, n: int, b: int) -> float:
     """The curvature that bounds a mini-batch step: for batches of ``b`` of
     the ``n`` rows, ``n (b - 1) / (b (n - 1)) L + (n - b) / (b (n - 1))
@@ -1018,8 +1029,23 @@ def expected_smoothness(L: float, L_max: float, n: int, b: int) -> float:
     return L
 
 
-def _column_sums(X: Any, sw: Array) -> Array:
+def column_sums(X: Any, Y: Array, sw: Array) -> Array:
+    """``X.T @ sw``: the weighted column sums of these rows."""
     return np.asarray(X.T @ sw).ravel()
+
+
+def value_and_grad(X: Any, Y: Array, sw: Array, model, loss, theta, total):
+    """The loss of these rows at ``theta`` (their share of ``total``, the
+    whole data's weight) and its gradient: one forward and one backward
+    pass."""
+    raw, cache = model.forward(theta, X)
+    value, draw = loss(raw, Y, sw, total)
+    return value, model.backward(theta, X, draw, cache, np.empty_like(theta))
+
+
+def forward_rows(X: Any, Y: Array, sw: Array, model, theta) -> Array:
+    """The raw output of these rows at ``theta``."""
+    return model.forward(theta, X)[0]
 
 
 def _same_key(a: tuple, b: tuple | None) -> bool:
@@ -1048,9 +1074,8 @@ def _objective(run: _Run, theta: Array, data) -> tuple[float, Array]:
     output it was computed from."""
     if run.stats is not None:
         return run.stats.value(theta) + run.penalty.value(theta), None
-    X, Y, sw = data
-    raw = run.model.forward(theta, X)[0]
-    return run.loss(raw, Y, sw)[0] + run.penalty.value(theta), raw
+    raw = data.map_rows(forward_rows, run.model, theta)
+    return run.loss(raw, data.Y, data.sw)[0] + run.penalty.value(theta), raw
 
 
 def _reference_loss(run: _Run, theta: Array, data) -> tuple[float, float]:
@@ -1059,9 +1084,8 @@ def _reference_loss(run: _Run, theta: Array, data) -> tuple[float, float]:
         start = run.stats.value(theta) + run.penalty.value(theta)
         null = run.stats.null_value()
     else:
-        X, Y, sw = data
-        raw = run.model.forward(theta, X)[0]
-        start = run.loss(raw, Y, sw)[0] + run.penalty.value(theta)
-        null = run.loss(np.zeros_like(raw), Y, sw)[0]
+        raw = data.map_rows(forward_rows, run.model, theta)
+        start = run.loss(raw, data.Y, data.sw)[0] + run.penalty.value(theta)
+        null = run.loss(np.zeros_like(raw), data.Y, data.sw)[0]
     ref = max(start, null)
     return (ref if np.isfinite(ref) and ref > 0 else 1.0), start

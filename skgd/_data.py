@@ -1,4 +1,15 @@
-"""Full-batch sums from sufficient statistics instead of passes over the rows.
+"""Where the training rows live, and full-batch sums over them.
+
+The training loop never touches ``X`` itself. It asks a data object (one
+:class:`ArrayRows` for arrays in memory, or ``skgd._dask.DaskRows`` for
+dask arrays, chosen once per fit) for two things: mini-batches of rows, and
+full-batch sums ``sum over blocks of fn(X_block, Y_block, sw_block, ...)``
+of functions whose results are parameter-sized (a gradient, a Gram matrix,
+a loss). In memory there is one block, the whole array; on dask every chunk
+is a block, summed where it lives. The targets ``Y`` and weights ``sw``
+(``n x k``, small next to ``X``) are kept in memory by both.
+
+Full-batch sums from sufficient statistics instead of passes over the rows.
 
 The training loop gets a full-batch value and gradient either from the rows
 (a forward and a backward pass over ``X``) or, for least squares, from the
@@ -8,11 +19,89 @@ weighted second moments of the standardized data, computed once in one pass:
 number of rows, the identity behind ``ElasticNet(precompute=True)``.
 """
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 Array = np.ndarray
+
+
+def combine(parts: list[Any], op: Callable = np.add) -> Any:
+    """Reduce blocks' results elementwise with ``op``: numbers, arrays,
+    or tuples of them."""
+    out = parts[0]
+    for part in parts[1:]:
+        if isinstance(out, tuple):
+            out = tuple(op(a, b) for a, b in zip(out, part, strict=True))
+        else:
+            out = op(out, part)
+    return out
+
+
+class ArrayRows:
+    """Training rows held in memory: a numpy array or a CSR matrix ``X``,
+    the encoded targets ``Y`` (n, k) and the sample weights ``sw`` (n,).
+
+    The interface the training loop and the estimators' hooks use:
+
+    - ``batches(batch_size, shuffle, rng)``: ``(X_b, Y_b, sw_b)`` of the rows
+      in mini-batches (shuffled every call when ``shuffle``);
+    - ``full_sum(fn, *args)``: ``fn(X, Y, sw, *args)`` summed over the
+      blocks of rows (here one block: all of them); ``full_max`` likewise;
+    - ``map_rows(fn, *args)``: ``fn``'s per-row output over all rows;
+    - ``head()``: the first rows (a shift for sums without cancellation);
+    - ``subset(rows)``, ``take(rows)``, ``reweighted(w)``: other rows or
+      weights, as a data object of the same kind (``take``: in memory).
+
+    ``total`` is the sum of the weights, in the weights' dtype.
+    """
+
+    def __init__(self, X: Any, Y: Array, sw: Array) -> None:
+        self.X, self.Y, self.sw = X, Y, sw
+        self.shape = X.shape
+        self.dtype = X.dtype
+        self.sparse = sp.issparse(X)
+        self.nnz = X.nnz if self.sparse else X.shape[0] * X.shape[1]
+        self.total = sw.sum()
+
+    def batches(self, batch_size: int, shuffle: bool, rng) -> Iterator[tuple]:
+        n = self.shape[0]
+        if batch_size >= n:
+            yield self.X, self.Y, self.sw
+            return
+        order = rng.permutation(n) if shuffle else None
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            idx = order[start:stop] if order is not None else slice(start, stop)
+            yield self.X[idx], self.Y[idx], self.sw[idx]
+
+    def full_sum(self, fn: Callable, *args: Any) -> Any:
+        return fn(self.X, self.Y, self.sw, *args)
+
+    def full_max(self, fn: Callable, *args: Any) -> Any:
+        return fn(self.X, self.Y, self.sw, *args)
+
+    def map_rows(self, fn: Callable, *args: Any) -> Any:
+        return fn(self.X, self.Y, self.sw, *args)
+
+    def head(self, rows: int) -> Any:
+        return self.X[:rows]
+
+    def subset(self, rows: Array) -> "ArrayRows":
+        return ArrayRows(self.X[rows], self.Y[rows], self.sw[rows])
+
+    def take(self, rows: Array) -> "ArrayRows":
+        return self.subset(rows)
+
+    def reweighted(self, sw: Array) -> "ArrayRows":
+        return ArrayRows(self.X, self.Y, sw)
+
+
+def is_dask_collection(X: Any) -> bool:
+    """Whether ``X`` is a dask collection (without importing dask)."""
+    return type(X).__module__.split(".")[0] == "dask" and hasattr(X, "dask")
 
 
 class LeastSquaresStats:

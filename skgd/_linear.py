@@ -3,7 +3,6 @@
 from functools import partial
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.extmath import safe_sparse_dot
@@ -452,14 +451,14 @@ class GDRegressor(_RegressionTargets, RegressorMixin, _LinearBase):
         # in units of the targets' deviations when preconditioned
         return 1.0 if self._y_scale is not None else float(self._y_std.mean())
 
-    def _wants_gram(self, X):
+    def _wants_gram(self, data):
         # 'gd' takes its epochs from the Gram matrix even where the full
         # preconditioner does not compute it anyway
         return (
             self.precompute is True
             and self.solver == "gd"
             and self.loss == "squared_error"
-            and not sp.issparse(X)
+            and not data.sparse
         )
 
     def _exact_stats(self, model):
@@ -509,7 +508,7 @@ class GDRegressor(_RegressionTargets, RegressorMixin, _LinearBase):
         shares = self._certified_shares(run, theta)
         return None if shares is None else float(np.max(shares))
 
-    def _tol_units(self, start, X, Y, sw):
+    def _tol_units(self, start, Y, sw):
         # the best constant's objective, var(y) / 2 (summed over targets): tol
         # is relative to it (a share of R²), and the gradient's to std(y)
         unit = 0.5 * float(np.sum(_variances(Y, sw)))

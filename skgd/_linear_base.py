@@ -17,9 +17,8 @@ layout of ``coef_`` live here, behind a few hooks:
 """
 
 import numpy as np
-import scipy.sparse as sp
 
-from skgd._base import BaseGD, expected_smoothness
+from skgd._base import BaseGD, column_sums, expected_smoothness, value_and_grad
 from skgd._models import (
     LinearModel,
     moments,
@@ -89,29 +88,29 @@ class _LinearBase(BaseGD):
     def _rate_unit(self) -> float:
         return 1.0
 
-    def _wants_gram(self, X) -> bool:
+    def _wants_gram(self, data) -> bool:
         """Whether the Gram matrix is wanted even without the full
         preconditioner (the regressor's ``precompute=True``)."""
         return False
 
     # ---------------------------------------------------------------- hooks
-    def _make_model(self, X, Y, sw, *, reset):
+    def _make_model(self, data, *, reset):
         if reset:
-            self._set_statistics(X, Y, sw)
+            self._set_statistics(data)
             same_data = True
         else:
             # a warm start or later partial_fit call on the rows the statistics
             # came from keeps the intercept at its closed form; other rows
             # (a stream of chunks) leave it to the optimizer
             same_data = self._stats_key is not None and _same_data(
-                self._stats_key, _data_key(X, Y, sw)
+                self._stats_key, _data_key(data)
             )
         whiten = self._x_whiten
         if whiten is not None and self._strengths().l1:
             whiten = None  # a warm start switched to an L1 penalty
         model = LinearModel(
-            X.shape[1],
-            Y.shape[1],
+            data.shape[1],
+            data.Y.shape[1],
             self.fit_intercept,
             self._x_mean,
             self._x_scale,
@@ -126,29 +125,29 @@ class _LinearBase(BaseGD):
         # partial_fit call on them continues from them (bit for bit)
         model.on_stats_rows = same_data
         if same_data and self._stats is not None:
-            d = X.shape[1]
+            d = data.shape[1]
             model.gram = self._stats[0][: d + 1, : d + 1]
         return model
 
-    def _set_statistics(self, X, Y, sw) -> None:
+    def _set_statistics(self, data) -> None:
         """The change of variables, from the rows of the first call: one pass
         over ``X`` for the means and scales, and, for the full
         preconditioner, the Gram matrix (least squares: with the targets,
         its sufficient statistics)."""
         mean = scale = out = whiten = gram = gram_y_mean = None
-        out_scale = self._output_scale(Y, sw)
+        out_scale = self._output_scale(data.Y, data.sw)
         exact = self._closed_form_intercept
         if self.precondition:
-            full = self._can_whiten(X, sw)
-            if full or self._wants_gram(X):
-                d = X.shape[1]
+            full = self._can_whiten(data)
+            if full or self._wants_gram(data):
+                d = data.shape[1]
                 mean, scale, gram_y_mean, gram = moments(
-                    X, sw, Y if exact else Y[:, :0], self.fit_intercept
+                    data, self.fit_intercept, targets=exact
                 )
                 if full:
                     whiten = whitening(gram[:d, :d], self._strengths().l2 / scale**2)
             else:
-                mean, scale = weighted_mean_scale(X, sw, center=self.fit_intercept)
+                mean, scale = weighted_mean_scale(data, center=self.fit_intercept)
             out = out_scale
         self._x_mean, self._x_scale, self._y_scale = mean, scale, out
         self._x_whiten = whiten
@@ -158,11 +157,11 @@ class _LinearBase(BaseGD):
         elif gram is not None:
             # the key's column sums are the moments' means times the weight:
             # no extra pass (later calls compare to 1e-12)
-            d, total = X.shape[1], float(np.sum(sw, dtype=np.float64))
+            d, total = data.shape[1], float(np.sum(data.sw, dtype=np.float64))
             raw_y = gram_y_mean if self.fit_intercept else gram[d, d + 1 :]
-            self._stats_key = (X.shape, total, mean * total, raw_y * total)
+            self._stats_key = (data.shape, total, mean * total, raw_y * total)
         else:
-            self._stats_key = _data_key(X, Y, sw)
+            self._stats_key = _data_key(data)
 
     def _averaging(self, full_batch, incremental):
         if full_batch or incremental or self.early_stopping or not self.average:
@@ -178,35 +177,35 @@ class _LinearBase(BaseGD):
         builds them."""
         return make_penalty(self.penalty, self.alpha, self.l1_ratio, 0)
 
-    def _can_whiten(self, X, sw) -> bool:
+    def _can_whiten(self, data) -> bool:
         """Whether the full (whitening) preconditioner applies: dense data,
         no L1 part (its proximal step needs per-coordinate weights), and a
         Gram matrix that is small and of full rank."""
-        d = X.shape[1]
+        d = data.shape[1]
         return (
             self.precondition is True
-            and not sp.issparse(X)
+            and not data.sparse
             and not self._strengths().l1
             and d <= _MAX_WHITEN
-            and d < np.count_nonzero(sw)
+            and d < np.count_nonzero(data.sw)
         )
 
-    def _initial_theta(self, model, X, Y, sw, rng, incremental=False):
-        theta = model.init(rng, X.dtype)
+    def _initial_theta(self, model, data, rng, incremental=False):
+        theta = model.init(rng, data.dtype)
         if self.fit_intercept:
             # starting at the best constant removes the intercept's slow mode
-            b0 = self._start_intercept(Y, sw, incremental)
-            theta[model.n_penalized :] = model.intercept_at(b0, X.dtype)
+            b0 = self._start_intercept(data.Y, data.sw, incremental)
+            theta[model.n_penalized :] = model.intercept_at(b0, data.dtype)
         return theta
 
-    def _resolve_learning_rate(self, model, penalty, X, sw, batch_size, theta):
+    def _resolve_learning_rate(self, model, penalty, data, batch_size, theta):
         if self.learning_rate_init != "auto":
             return float(self.learning_rate_init)
         if self.solver in ADAPTIVE_SOLVERS:
             # a step of about the rate per coordinate
             return _ADAPTIVE_AUTO_LR[self.solver] * self._rate_unit()
-        n, b = int(np.count_nonzero(sw)), batch_size
-        L, L_max = model.curvature(X, sw, penalty.l2, row_max=b < n)
+        n, b = int(np.count_nonzero(data.sw)), batch_size
+        L, L_max = model.curvature(data, penalty.l2, row_max=b < n)
         # the loss's second derivative in the raw output is at most c, so its
         # Hessian is at most c times that of least squares; curvature()
         # includes the L2 term, which c must not shrink
@@ -260,13 +259,13 @@ class _LinearBase(BaseGD):
         # squares, c = 1, it is exact with the intercept at its closed form)
         if not self.precondition or run.penalty.l1:
             return None
-        _, Y, sw = train
+        Y = train.Y
         share = self._certified_shares(run, theta)
         if share is None:
             gain = self._provable_gain(run, theta, train, raw)
             if gain is None:
                 return None
-            share = self._gain_shares(gain, run, Y, sw)
+            share = self._gain_shares(gain, run, Y, train.sw)
         bad = np.flatnonzero(share > _R2_SLACK)
         if not bad.size:
             return None
@@ -279,9 +278,8 @@ class _LinearBase(BaseGD):
         achieves from ``theta`` (``g' H^+ g / 2``), or None where the
         Hessian bound is not at hand."""
         model, penalty = run.model, run.penalty
-        X, _, sw = train
         c = self._loss_curvature()
-        H = self._coefficient_hessian(model, penalty, X, sw, c)
+        H = self._coefficient_hessian(model, penalty, train, c)
         if H is None and not model.on_stats_rows:
             return None
         G, g_b = self._end_gradient(run, theta, train, raw)
@@ -302,17 +300,13 @@ class _LinearBase(BaseGD):
         """The full gradient at ``theta`` in the solver's coordinates: the
         coefficients' block (n_features, n_outputs) and the intercepts'."""
         model, penalty = run.model, run.penalty
-        X, Y, sw = train
-        if raw is None:
-            raw = model.forward(theta, X)[0]
-        _, draw = run.loss(raw, Y, sw)
-        grad = model.backward(theta, X, draw, None, np.empty_like(theta))
+        _, grad = train.full_sum(value_and_grad, model, run.loss, theta, train.total)
         penalty.add_grad(theta, grad)
         k, d, n_out = model.n_penalized, model.n_features, model.n_outputs
         G = grad[:k].reshape(d, n_out).astype(np.float64)
         return G, grad[k:].astype(np.float64)
 
-    def _coefficient_hessian(self, model, penalty, X, sw, c=1.0):
+    def _coefficient_hessian(self, model, penalty, data, c=1.0):
         """``c`` times the Hessian of least squares plus the penalty's, in
         the coefficients and the intercept when it is optimized (one output,
         unit ``out_scale``), in the solver's coordinates, on the rows at
@@ -320,10 +314,10 @@ class _LinearBase(BaseGD):
         multiply-adds, so that the check stays cheap next to the fit); None
         otherwise."""
         d = model.n_features
-        if sp.issparse(X) or d > _MAX_WHITEN or X.shape[0] * d * d > _HESSIAN_FLOPS:
+        if data.sparse or d > _MAX_WHITEN or data.shape[0] * d * d > _HESSIAN_FLOPS:
             return None
         m, s = model.mean / model.scale, 1.0 / model.scale
-        H = c * standardized_gram(X, sw, m, s)
+        H = c * standardized_gram(data, m, s)
         H[:d, :d] += penalty.l2 * np.diag(s**2)
         if model.whiten is not None:
             H[:d, :] = model.whiten.T @ H[:d, :]
@@ -353,15 +347,15 @@ class _LinearBase(BaseGD):
         self.coef_, self.intercept_ = W.T.copy(), b.copy()
 
 
-def _data_key(X, Y, sw) -> tuple:
+def _data_key(data) -> tuple:
     """What identifies the training rows: their count, weight sum and the
     weighted column sums of ``X`` and ``Y`` (one pass over ``X``)."""
-    sw64 = np.asarray(sw, dtype=np.float64)
+    sw64 = np.asarray(data.sw, dtype=np.float64)
     return (
-        X.shape,
+        data.shape,
         float(sw64.sum()),
-        np.asarray(X.T @ sw).ravel().astype(np.float64),
-        Y.T.astype(np.float64) @ sw64,
+        data.full_sum(column_sums).astype(np.float64),
+        data.Y.T.astype(np.float64) @ sw64,
     )
 
 

@@ -8,6 +8,7 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
 
+from skgd._base import forward_rows
 from skgd._classification import _ClassTargets
 from skgd._docstrings import fill_doc
 from skgd._linear_base import _HESSIAN_FLOPS, _half_inverse_norm, _LinearBase
@@ -495,11 +496,11 @@ class GDClassifier(_ClassTargets, ClassifierMixin, _LinearBase):
         rows weighted by their curvature, block-diagonal over the softmax's
         classes), as a share of the best constant's objective."""
         model, penalty = run.model, run.penalty
-        X, Y, sw = train
-        if X.shape[0] * model.n_features**2 * model.n_outputs > _HESSIAN_FLOPS:
+        Y, sw = train.Y, train.sw
+        if train.shape[0] * model.n_features**2 * model.n_outputs > _HESSIAN_FLOPS:
             return None  # the estimate must stay cheap next to the fit
         if raw is None:
-            raw = model.forward(theta, X)[0]
+            raw = train.map_rows(forward_rows, model, theta)
         curv = _row_curvatures(self._kind, raw, Y)
         G, g_b = self._end_gradient(run, theta, train, raw)
         sw64 = np.asarray(sw, dtype=np.float64)
@@ -510,7 +511,9 @@ class GDClassifier(_ClassTargets, ClassifierMixin, _LinearBase):
             mass = float(weights.sum())
             if not mass > 0:
                 continue
-            H = self._coefficient_hessian(model, penalty, X, weights, mass / total)
+            H = self._coefficient_hessian(
+                model, penalty, train.reweighted(weights), mass / total
+            )
             if H is None:
                 return None
             g = G[:, o] if H.shape[0] == G.shape[0] else np.append(G[:, o], g_b[o])

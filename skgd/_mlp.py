@@ -193,13 +193,13 @@ class _MLPBase(BaseGD):
         sizes = self._layer_sizes(n_features, n_outputs)
         return MLP(sizes, self.activation, self.initialization, **units)
 
-    def _resolve_learning_rate(self, model, penalty, X, sw, batch_size, theta):
+    def _resolve_learning_rate(self, model, penalty, data, batch_size, theta):
         if self.learning_rate_init == "auto":
             return self._auto_lr[self.solver]
         return float(self.learning_rate_init)
 
-    def _make_model(self, X, Y, sw, *, reset):
-        return self._network(X.shape[1], Y.shape[1])
+    def _make_model(self, data, *, reset):
+        return self._network(data.shape[1], data.Y.shape[1])
 
     def _pack(self, model, dtype):
         shapes = [W.shape for W in self.coefs_]
@@ -896,7 +896,8 @@ class GDMLPRegressor(_RegressionTargets, RegressorMixin, _MLPBase):
         self.n_outputs_ = Y.shape[1]
         return Y, sw
 
-    def _make_model(self, X, Y, sw, *, reset):
+    def _make_model(self, data, *, reset):
+        Y, sw = data.Y, data.sw
         if reset:
             # the first call's statistics, kept by warm starts and partial_fit
             # (as GDRegressor's): a constant target keeps the unit 1
@@ -905,11 +906,11 @@ class GDMLPRegressor(_RegressionTargets, RegressorMixin, _MLPBase):
             self._y_mean = mean
             self._y_std = np.where(std > 1e-10 * np.abs(mean), std, 1.0)
         return self._network(
-            X.shape[1], Y.shape[1], out_scale=self._y_std, out_shift=self._y_mean
+            data.shape[1], Y.shape[1], out_scale=self._y_std, out_shift=self._y_mean
         )
 
-    def _resolve_learning_rate(self, model, penalty, X, sw, batch_size, theta):
-        lr = super()._resolve_learning_rate(model, penalty, X, sw, batch_size, theta)
+    def _resolve_learning_rate(self, model, penalty, data, batch_size, theta):
+        lr = super()._resolve_learning_rate(model, penalty, data, batch_size, theta)
         if self.solver in ADAPTIVE_SOLVERS:
             return lr
         # the output layer works in units of the targets' deviations, but the
@@ -917,20 +918,25 @@ class GDMLPRegressor(_RegressionTargets, RegressorMixin, _MLPBase):
         # do the steps of the rules that are not normalized
         lr /= float(np.max(self._y_std**2))
         if self.learning_rate_init == "auto":
-            lr = min(lr, self._curvature_rate(model, penalty, X, sw, batch_size, theta))
+            lr = min(lr, self._curvature_rate(model, penalty, data, batch_size, theta))
         return lr
 
-    def _curvature_rate(self, model, penalty, X, sw, batch_size, theta):
+    def _curvature_rate(self, model, penalty, data, batch_size, theta):
         """``1 / L`` for the curvature ``L`` of the objective in the output
         layer where the fit starts (for mini-batches, their expected
         smoothness, Gower et al. 2019): it caps the 'auto' rate of 'gd' and
         'sgd' where the inputs are not scaled or the activations large."""
-        L, L_max = model.output_curvature(theta, X, sw)
+        # on at most 2000 evenly spaced rows, brought into memory
+        n = data.shape[0]
+        rows = np.linspace(0, n - 1, min(n, 2000)).astype(np.intp)
+        sample = data.take(rows)
+        L, L_max = model.output_curvature(theta, sample.X, sample.sw)
         L, L_max = L + penalty.curvature, L_max + penalty.curvature
-        L = expected_smoothness(L, L_max, int(np.count_nonzero(sw)), batch_size)
+        n_rows = int(np.count_nonzero(data.sw))
+        L = expected_smoothness(L, L_max, n_rows, batch_size)
         return 1.0 / L if L > 0 else np.inf
 
-    def _tol_units(self, start, X, Y, sw):
+    def _tol_units(self, start, Y, sw):
         # tol is relative to the best constant's objective, var(y) / 2 summed
         # over targets (a share of R²), as GDRegressor's; a gradient entry
         # carries the variance of the targets (see _resolve_learning_rate)

@@ -182,14 +182,15 @@ class LinearModel:
         return grad
 
     def curvature(
-        self, X: Any, sw: Array, l2: float = 0.0, *, row_max: bool = True
+        self, data: Any, l2: float = 0.0, *, row_max: bool = True
     ) -> tuple[float, float]:
         """Largest Hessian eigenvalue of the weighted mean squared error.
 
         Returns ``(L, L_max)`` in the model's coordinates: the largest
         eigenvalue of ``Z.T @ diag(sw) @ Z / sum(sw)``, with ``Z`` the
-        design matrix in the model's coordinates (and a column of ones when
-        the intercept is optimized), plus the Hessian of the penalty
+        design matrix of the rows ``data`` (see :class:`~skgd._data.ArrayRows`)
+        in the model's coordinates (and a column of ones when the intercept
+        is optimized), plus the Hessian of the penalty
         ``0.5 * l2 * ||W||^2``; and, if ``row_max``, the largest squared row
         norm of ``Z`` over rows of positive weight (the curvature of a
         one-sample batch), else 0. Both are times the largest squared
@@ -200,14 +201,13 @@ class LinearModel:
         out2 = float(np.max(self.out_scale**2))
         L_max = 0.0
         if row_max:
-            norms = _row_norms_squared(X, m, s, self.whiten)
-            norms += 1.0 if intercept else 0.0
-            L_max = float(norms[sw > 0].max()) * out2
-        if self.whiten is None and (sp.issparse(X) or self.n_features > 512):
-            L = _top_eigenvalue_lanczos(X, sw, intercept, m, s, l2)
+            peak = data.full_max(_max_row_norm, m, s, self.whiten)
+            L_max = (float(peak) + (1.0 if intercept else 0.0)) * out2
+        if self.whiten is None and (data.sparse or self.n_features > 512):
+            L = _top_eigenvalue_lanczos(data, intercept, m, s, l2)
             return L * out2, L_max
         d = self.n_features
-        G = self.gram if self.gram is not None else standardized_gram(X, sw, m, s)
+        G = self.gram if self.gram is not None else standardized_gram(data, m, s)
         H = np.zeros((d + intercept, d + intercept))
         H[:d, :d] = G[:d, :d] + l2 * np.diag(s**2)
         if intercept:
@@ -224,42 +224,43 @@ class LinearModel:
 _BLOCK_ELEMENTS = 1 << 18
 
 
+def _block_rows(d: int) -> int:
+    return max(256, _BLOCK_ELEMENTS // max(d, 1))
+
+
 def _row_blocks(X: Any):
     """``(start, rows)`` of ``X`` in blocks of about 2 MB: views of a dense
     array, small copies of a CSR matrix."""
-    step = max(256, _BLOCK_ELEMENTS // max(X.shape[1], 1))
+    step = _block_rows(X.shape[1])
     for start in range(0, X.shape[0], step):
         yield start, X[start : start + step]
 
 
-def standardized_gram(
-    X: Array, sw: Array, m: Array, s: Array, Y: Array | None = None
-) -> Array:
-    """The weighted second moments of ``[X * s - m, 1]`` (and of ``Y``'s
-    columns after them), divided by the sum of the weights, in float64.
+def standardized_gram(data: Any, m: Array, s: Array) -> Array:
+    """The weighted second moments of ``[X * s - m, 1]`` over the rows
+    ``data``, divided by the sum of the weights, in float64: shape
+    (d + 1, d + 1).
 
-    Shape (d + 1, d + 1), or (d + 1 + k, d + 1 + k) with the k columns of
-    ``Y``. Accumulated in row blocks that are standardized first, so that
-    offset columns lose no digits to cancellation; each block is scaled by
-    the square root of its weights and multiplied by its own transpose, which
-    numpy hands to BLAS as a symmetric rank-k update (half the flops of a
-    general product). Weighting never copies X whole.
+    Accumulated in row blocks that are standardized first, so that offset
+    columns lose no digits to cancellation (see :func:`_moment_sums`).
     """
-    G = _block_moments(X, sw, s, m, Y, 0.0)
-    G[X.shape[1], X.shape[1]] = 1.0  # the mean of the ones column, exactly
+    d = data.shape[1]
+    G = data.full_sum(_moment_sums, s, m, 0, 0.0)
+    G /= float(np.sum(data.sw, dtype=np.float64))
+    G[d, d] = 1.0  # the mean of the ones column, exactly
     return G
 
 
-def _block_moments(
-    X: Array, sw: Array, scale: Any, shift: Any, Y: Array | None, y_shift: Any
+def _moment_sums(
+    X: Array, Y: Array, sw: Array, scale: Any, shift: Any, k: int, y_shift: Any
 ) -> Array:
-    """``E_w[u u^T]`` over the rows ``u = [x * scale - shift, 1, y - y_shift]``
-    (``scale`` None: no scaling)
-    of dense ``X`` (and ``Y``), in float64, block by block: each block is
-    scaled by the square root of its weights and multiplied by its own
-    transpose (a symmetric rank-k product); X is never copied whole."""
+    """``sum_w u u^T`` over the rows ``u = [x * scale - shift, 1, y - y_shift]``
+    (``scale`` None: no scaling; the first ``k`` columns of ``Y``) of dense
+    ``X``, in float64, block by block: each block is scaled by the square
+    root of its weights and multiplied by its own transpose (a symmetric
+    rank-k product, half the flops of a general one); X is never copied
+    whole."""
     d = X.shape[1]
-    k = 0 if Y is None else Y.shape[1]
     M = np.zeros((d + 1 + k, d + 1 + k))
     for start, block in _row_blocks(X):
         rows = block.shape[0]
@@ -270,34 +271,31 @@ def _block_moments(
             np.multiply(block, scale, out=U[:, :d])
             U[:, :d] -= shift
         U[:, d] = 1.0
-        if Y is not None:
-            np.subtract(Y[start : start + rows], y_shift, out=U[:, d + 1 :])
+        if k:
+            np.subtract(Y[start : start + rows, :k], y_shift, out=U[:, d + 1 :])
         U *= np.sqrt(np.asarray(sw[start : start + rows], dtype=np.float64))[:, None]
         M += U.T @ U
-    M /= float(np.sum(sw, dtype=np.float64))
     return M
 
 
-def moments(
-    X: Array, sw: Array, Y: Array, center: bool
-) -> tuple[Array, Array, Array, Array]:
-    """One pass over dense ``X`` for what :func:`weighted_mean_scale` and
-    :func:`standardized_gram` give in two.
+def moments(data: Any, center: bool, targets: bool = True) -> tuple[Array, ...]:
+    """One pass over the dense rows ``data`` for what
+    :func:`weighted_mean_scale` and :func:`standardized_gram` give in two.
 
     Returns ``(mean, scale, y_mean, gram)``: the weighted column means and
     scales of ``X`` (as :func:`weighted_mean_scale`), the weighted means of
-    ``Y`` (0 without ``center``), and the second moments of
-    ``[(X - mean) / scale, 1, Y - y_mean]`` (``X / scale`` and ``Y`` without
-    ``center``). The sums are taken around the first block's mean, so that
-    offset columns lose no digits to cancellation; each block is weighted by
-    the square root of its weights and multiplied by its own transpose (a
-    symmetric rank-k product).
+    ``Y`` (0 without ``center``; no targets without ``targets``), and the
+    second moments of ``[(X - mean) / scale, 1, Y - y_mean]`` (``X / scale``
+    and ``Y`` without ``center``). The sums are taken around the first
+    block's mean, so that offset columns lose no digits to cancellation.
     """
-    d, k = X.shape[1], Y.shape[1]
-    first = next(_row_blocks(X))[1]
-    cx = np.asarray(first, dtype=np.float64).mean(axis=0)
-    cy = np.asarray(Y[: first.shape[0]], dtype=np.float64).mean(axis=0)
-    M = _block_moments(X, sw, None, cx, Y, cy)
+    d = data.shape[1]
+    k = data.Y.shape[1] if targets else 0
+    first = np.asarray(data.head(_block_rows(d)), dtype=np.float64)
+    cx = first.mean(axis=0)
+    cy = np.asarray(data.Y[: first.shape[0], :k], dtype=np.float64).mean(axis=0)
+    M = data.full_sum(_moment_sums, None, cx, k, cy)
+    M /= float(np.sum(data.sw, dtype=np.float64))
     # shifted moments -> central ones (delta: the means minus the shifts)
     delta = M[:, d].copy()
     delta[d] = 0.0
@@ -373,21 +371,38 @@ def _row_norms_squared(X: Any, m: Array, s: Array, P: Array | None) -> Array:
     return norms
 
 
-def _top_eigenvalue_lanczos(
-    X: Any, sw: Array, intercept: bool, m: Array, s: Array, l2: float = 0.0
-) -> float:
+def _max_row_norm(X: Any, Y: Array, sw: Array, m, s, P) -> float:
+    """The largest squared row norm of ``(X * s - m) @ P`` over rows of
+    positive weight (-inf without any)."""
+    norms = _row_norms_squared(X, m, s, P)
+    return float(np.max(norms[sw > 0], initial=-np.inf))
+
+
+def _gram_matvec(X: Any, Y: Array, sw: Array, v: Array, m, s, intercept, total):
+    """``Z' diag(sw / total) Z v`` on these rows, for ``Z = [X * s - m, 1]``
+    (the ones column with ``intercept``): the coefficients' part and the
+    intercept's."""
     d = X.shape[1]
+    w = np.asarray(sw, dtype=np.float64) / total
+    u = X @ (s * v[:d]) - np.dot(m, v[:d]) + (v[d] if intercept else 0.0)
+    u = w * u
+    return s * (X.T @ u) - m * u.sum(), u.sum()
+
+
+def _top_eigenvalue_lanczos(
+    data: Any, intercept: bool, m: Array, s: Array, l2: float = 0.0
+) -> float:
+    d = data.shape[1]
     n_cols = d + intercept
-    w = np.asarray(sw, dtype=np.float64) / float(np.sum(sw, dtype=np.float64))
+    total = float(np.sum(data.sw, dtype=np.float64))
 
     def matvec(v: Array) -> Array:
         v = np.ravel(v)
-        u = X @ (s * v[:d]) - np.dot(m, v[:d]) + (v[d] if intercept else 0.0)
-        u = w * u
+        coef, ones = data.full_sum(_gram_matvec, v, m, s, intercept, total)
         out = np.empty(n_cols)
-        out[:d] = s * (X.T @ u) - m * u.sum() + l2 * s**2 * v[:d]
+        out[:d] = coef + l2 * s**2 * v[:d]
         if intercept:
-            out[d] = u.sum()
+            out[d] = ones
         return out
 
     if n_cols <= 2:
@@ -404,32 +419,23 @@ def _top_eigenvalue_lanczos(
     return float(val[0]) * (1 + tol if tol > 1e-4 else 1.0)
 
 
-def weighted_mean_scale(X: Any, sw: Array, center: bool = True) -> tuple[Array, Array]:
-    """Weighted column means and scales (1 for constant columns).
+def weighted_mean_scale(data: Any, center: bool = True) -> tuple[Array, Array]:
+    """Weighted column means and scales (1 for constant columns) of the rows
+    ``data``.
 
     The scale is the standard deviation, or with ``center=False`` (a model
     without intercept, whose columns are not centered) the root mean square.
     """
-    w = np.asarray(sw, dtype=np.float64) / float(np.sum(sw, dtype=np.float64))
-    if sp.issparse(X):
-        mean = np.asarray(X.T @ w).ravel()
-        # block by block: X.multiply(X) at once would copy the whole CSR
-        sq = np.zeros(X.shape[1])
-        for start, block in _row_blocks(X):
-            wb = w[start : start + block.shape[0]]
-            sq += np.asarray(block.multiply(block).T @ wb).ravel()
+    total = float(np.sum(data.sw, dtype=np.float64))
+    if data.sparse:
+        mean, sq = data.full_sum(_sparse_moment_sums, total)
     else:
         # around the first block's mean, block by block: E[x^2] - E[x]^2 of an
         # offset column loses its digits (a constant column of 7 got a scale
         # of 1e-6, not 1)
-        shift = np.asarray(next(_row_blocks(X))[1], dtype=np.float64).mean(axis=0)
-        first = np.zeros(X.shape[1])
-        second = np.zeros(X.shape[1])
-        for start, block in _row_blocks(X):
-            U = block - shift
-            wb = w[start : start + block.shape[0]]
-            first += wb @ U
-            second += np.einsum("i,ij,ij->j", wb, U, U)
+        head = data.head(_block_rows(data.shape[1]))
+        shift = np.asarray(head, dtype=np.float64).mean(axis=0)
+        first, second = data.full_sum(_shifted_moment_sums, shift, total)
         mean = shift + first
         if center:
             var = np.maximum(second - first**2, 0.0)
@@ -446,6 +452,32 @@ def weighted_mean_scale(X: Any, sw: Array, center: bool = True) -> tuple[Array, 
     # a (numerically) constant column keeps scale 1: its centered values are ~0
     scale[scale <= 1e-10 * np.maximum(np.abs(mean), 1.0)] = 1.0
     return mean.astype(np.float64), scale.astype(np.float64)
+
+
+def _shifted_moment_sums(X: Array, Y: Array, sw: Array, shift: Array, total):
+    """``E_w[x - shift]`` and ``E_w[(x - shift)^2]`` columnwise, these rows'
+    shares (weights divided by the whole data's ``total``)."""
+    w = np.asarray(sw, dtype=np.float64) / total
+    first = np.zeros(X.shape[1])
+    second = np.zeros(X.shape[1])
+    for start, block in _row_blocks(X):
+        U = block - shift
+        wb = w[start : start + block.shape[0]]
+        first += wb @ U
+        second += np.einsum("i,ij,ij->j", wb, U, U)
+    return first, second
+
+
+def _sparse_moment_sums(X: Any, Y: Array, sw: Array, total):
+    """``E_w[x]`` and ``E_w[x^2]`` columnwise of sparse rows, these rows'
+    shares: block by block, since X.multiply(X) at once would copy the CSR."""
+    w = np.asarray(sw, dtype=np.float64) / total
+    mean = np.asarray(X.T @ w).ravel()
+    sq = np.zeros(X.shape[1])
+    for start, block in _row_blocks(X):
+        wb = w[start : start + block.shape[0]]
+        sq += np.asarray(block.multiply(block).T @ wb).ravel()
+    return mean, sq
 
 
 # hidden activations: (forward in place on the pre-activation, multiply the

@@ -15,6 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skgd import GDRegressor
+from skgd._data import ArrayRows
 from skgd._losses import squared_error
 from skgd._models import LinearModel, weighted_mean_scale
 from skgd._penalties import make_penalty
@@ -73,7 +74,7 @@ def _model_and_data(fit_intercept, precondition, n_outputs, seed=0):
     sw[0] = 0.0
     mean = scale = None
     if precondition:
-        mean, scale = weighted_mean_scale(X, sw)
+        mean, scale = weighted_mean_scale(ArrayRows(X, np.empty((n, 0)), sw))
     model = LinearModel(d, n_outputs, fit_intercept, mean, scale)
     theta = rng.randn(model.size)
     return model, X, Y, sw, theta

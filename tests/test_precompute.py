@@ -11,7 +11,7 @@ import pytest
 from sklearn.linear_model import ElasticNet, Lasso, LinearRegression
 
 from skgd import GDRegressor
-from skgd._data import LeastSquaresStats
+from skgd._data import ArrayRows, LeastSquaresStats
 from skgd._losses import squared_error
 from skgd._models import LinearModel
 
@@ -131,7 +131,7 @@ def test_statistics_give_the_rows_value_and_gradient(case):
     X, y, sw = _data(5, k=params.pop("k", 1))
     est = GDRegressor(max_iter=1, tol=None, **params).fit(X, y, sample_weight=sw)
     Y = y.reshape(len(y), -1)
-    model = est._make_model(X, Y, sw, reset=False)
+    model = est._make_model(ArrayRows(X, Y, sw), reset=False)
     stats = est._exact_stats(model)
     theta = np.random.RandomState(0).randn(model.size)
     if model.fit_intercept:  # fixed at the closed form

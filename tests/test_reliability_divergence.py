@@ -551,9 +551,9 @@ def test_full_batch_partial_fit_resolves_the_rate_once_per_distinct_data(
     calls = []
     original = LinearModel.curvature
 
-    def curvature(model, X, sw, *args, **kwargs):
-        calls.append(X.shape[0])
-        return original(model, X, sw, *args, **kwargs)
+    def curvature(model, data, *args, **kwargs):
+        calls.append(data.shape[0])
+        return original(model, data, *args, **kwargs)
 
     monkeypatch.setattr(LinearModel, "curvature", curvature)
     X, y, _ = _linear_data()

@@ -30,9 +30,9 @@ def _record_rows(monkeypatch, cls):
     if cls is LinearModel:
         original_moments = skgd._linear_base.moments
 
-        def moments(X_, *args, **kwargs):
-            rows.update(r.tobytes() for r in np.asarray(X_))
-            return original_moments(X_, *args, **kwargs)
+        def moments(data, *args, **kwargs):
+            rows.update(r.tobytes() for r in np.asarray(data.X))
+            return original_moments(data, *args, **kwargs)
 
         monkeypatch.setattr(skgd._linear_base, "moments", moments)
     return rows

@@ -9,6 +9,7 @@ from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
 
 from skgd._base import _warn
+from skgd._dask import blockwise
 from skgd._data import LeastSquaresStats
 from skgd._docstrings import fill_doc
 from skgd._linear_base import (
@@ -401,6 +402,7 @@ class GDRegressor(_RegressionTargets, RegressorMixin, _LinearBase):
         """
         return self._fit(X, y, sample_weight, incremental=True)
 
+    @blockwise
     def predict(self, X):
         """Predict with the linear model.
 

@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from skgd._base import forward_rows
 from skgd._classification import _ClassTargets
+from skgd._dask import blockwise
 from skgd._docstrings import fill_doc
 from skgd._linear_base import _HESSIAN_FLOPS, _half_inverse_norm, _LinearBase
 from skgd._losses import binary_log_loss, log_loss, squared_hinge
@@ -356,6 +357,7 @@ class GDClassifier(_ClassTargets, ClassifierMixin, _LinearBase):
         classes = self._check_partial_fit_classes(y, classes)
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
+    @blockwise
     def decision_function(self, X):
         """The raw outputs: log-odds or softmax logits, or margins.
 
@@ -373,6 +375,7 @@ class GDClassifier(_ClassTargets, ClassifierMixin, _LinearBase):
         raw = self._raw(X)
         return raw[:, 0] if raw.shape[1] == 1 else raw
 
+    @blockwise
     def predict(self, X):
         """Predict class labels.
 
@@ -392,6 +395,7 @@ class GDClassifier(_ClassTargets, ClassifierMixin, _LinearBase):
         return self.loss == "log_loss"
 
     @available_if(_has_proba)
+    @blockwise
     def predict_proba(self, X):
         """Class probabilities (``loss='log_loss'`` only).
 
@@ -413,6 +417,7 @@ class GDClassifier(_ClassTargets, ClassifierMixin, _LinearBase):
         return softmax(raw, axis=1)
 
     @available_if(_has_proba)
+    @blockwise
     def predict_log_proba(self, X):
         """Logarithm of the class probabilities, computed without overflow.
 

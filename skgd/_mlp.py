@@ -9,6 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from skgd._base import BaseGD, expected_smoothness
 from skgd._classification import _ClassTargets
+from skgd._dask import blockwise
 from skgd._docstrings import fill_doc
 from skgd._linear_base import _variances
 from skgd._losses import LOG_OUTPUT_ACTIVATIONS, OUTPUT_ACTIVATIONS
@@ -524,6 +525,7 @@ class GDMLPClassifier(_ClassTargets, ClassifierMixin, _MLPBase):
         classes = self._check_partial_fit_classes(y, classes)
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
+    @blockwise
     def predict(self, X):
         """Predict class labels.
 
@@ -539,6 +541,7 @@ class GDMLPClassifier(_ClassTargets, ClassifierMixin, _MLPBase):
         """
         return self._labels_from_raw(self._raw(X))
 
+    @blockwise
     def predict_proba(self, X):
         """Class probabilities.
 
@@ -560,6 +563,7 @@ class GDMLPClassifier(_ClassTargets, ClassifierMixin, _MLPBase):
             return np.hstack([act(-raw), act(raw)])
         return act(raw)
 
+    @blockwise
     def predict_log_proba(self, X):
         """Logarithm of the class probabilities, computed without overflow.
 
@@ -872,6 +876,7 @@ class GDMLPRegressor(_RegressionTargets, RegressorMixin, _MLPBase):
         """
         return self._fit(X, y, sample_weight, incremental=True)
 
+    @blockwise
     def predict(self, X):
         """Predict with the network.
 

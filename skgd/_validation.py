@@ -92,15 +92,21 @@ def _check_magnitude(a, name: str, dtype=None) -> None:
     if data.dtype.kind != "f" or data.size == 0:
         return
     dtype = np.dtype(dtype if dtype is not None else data.dtype)
-    n = max(a.shape[0], 1)
-    # sums of n squares stay finite below this bound
-    limit = float(np.sqrt(np.finfo(dtype).max / n))
     # two reductions instead of abs(data), which would copy the whole array
     peak = max(float(np.max(data)), -float(np.min(data)))
+    _check_magnitude_peak(peak, a.shape[0], name, dtype)
+
+
+def _check_magnitude_peak(peak: float, n_samples: int, name: str, dtype) -> None:
+    """Raise when ``n_samples`` squares of magnitude ``peak`` overflow ``dtype``."""
+    dtype = np.dtype(dtype)
+    n = max(n_samples, 1)
+    # sums of n squares stay finite below this bound
+    limit = float(np.sqrt(np.finfo(dtype).max / n))
     if peak > limit:
         raise ValueError(
             f"{name} contains values too large to train on or predict from: the "
-            f"largest magnitude is {peak:.3g}, and with {a.shape[0]} samples of "
+            f"largest magnitude is {peak:.3g}, and with {n_samples} samples of "
             f"dtype {dtype} sums of squares overflow beyond {limit:.3g}. Scale "
             f"the {'features (e.g. StandardScaler)' if name == 'X' else 'target'}."
         )

@@ -41,7 +41,20 @@ extensions = [
     "sphinx_gallery.gen_gallery",
     "skgd_docs",
 ]
-exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py"]
+exclude_patterns = [
+    "_build",
+    "_templates",
+    "auto_examples/*.ipynb",
+    "auto_examples/*.py",
+]
+# _templates/class.rst: the page of each public class, which autosummary
+# writes to generated/ (docs/api.rst); the estimators' notebook repr links to
+# it (skgd/_doc_links.py)
+templates_path = ["_templates"]
+# Quotes stay straight: the repr's parameter links end in a text fragment,
+# the type line of the docstring as written (``{'l2', 'l1'}``), which a
+# browser matches character for character; dashes and ellipses still change.
+smartquotes_action = "De"
 html_theme = "alabaster"
 html_theme_options = {"description": "scikit-learn estimators trained by GD"}
 

@@ -24,6 +24,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from skgd._data import ArrayRows, is_dask_collection
+from skgd._doc_links import DocLinkMixin
 from skgd._losses import LOSSES
 from skgd._models import Model
 from skgd._optimizers import FULL_BATCH_SOLVERS, SOLVERS, Optimizer, make_optimizer
@@ -220,7 +221,7 @@ class _Run:
     incremental: bool = False
 
 
-class BaseGD(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
+class BaseGD(CallbackSupportMixin, DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class of the skgd estimators: parameters, fit driver, training loop."""
 
     _parameter_constraints: dict = {

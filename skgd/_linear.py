@@ -49,12 +49,6 @@ class GDRegressor(_RegressionTargets, RegressorMixin, _LinearBase):
         certificate of ``average`` and the end-of-fit R² checks are those of
         least squares, used with 'squared_error' only.
 
-    huber_epsilon : float, default=0.1
-        The threshold of the Huber loss, in the unit of ``y`` (not rescaled:
-        ``SGDRegressor``'s ``epsilon``, not ``HuberRegressor``'s). Named
-        apart from ``epsilon``, the adaptive solvers' stability constant.
-        Only used when ``loss='huber'``.
-
     %(solver)s
 
     %(learning_rate_init)s
@@ -111,6 +105,12 @@ class GDRegressor(_RegressionTargets, RegressorMixin, _LinearBase):
 
     %(epsilon)s
 
+    huber_epsilon : float, default=0.1
+        The threshold of the Huber loss, in the unit of ``y`` (not rescaled:
+        ``SGDRegressor``'s ``epsilon``, not ``HuberRegressor``'s). Named
+        apart from ``epsilon``, the adaptive solvers' stability constant.
+        Only used when ``loss='huber'``.
+
     %(amsgrad)s
 
     %(weight_decay)s
@@ -141,6 +141,10 @@ class GDRegressor(_RegressionTargets, RegressorMixin, _LinearBase):
 
     Attributes
     ----------
+    %(n_iter_)s
+
+    %(t_)s
+
     coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
         The weights, with the dtype of the training data (float32 or float64).
 
@@ -152,10 +156,6 @@ class GDRegressor(_RegressionTargets, RegressorMixin, _LinearBase):
 
     out_activation_ : str
         The output activation, always 'identity' (squared-error loss).
-
-    %(n_iter_)s
-
-    %(t_)s
 
     loss_curve_ : list of float
         The training objective (penalty included) of each epoch: for 'gd' at
@@ -278,7 +278,6 @@ class GDRegressor(_RegressionTargets, RegressorMixin, _LinearBase):
         self,
         *,
         loss="squared_error",
-        huber_epsilon=0.1,
         solver="gd",
         learning_rate_init="auto",
         learning_rate="auto",
@@ -301,6 +300,7 @@ class GDRegressor(_RegressionTargets, RegressorMixin, _LinearBase):
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
+        huber_epsilon=0.1,
         amsgrad=False,
         weight_decay=0.0,
         rho=0.95,

@@ -122,6 +122,10 @@ class GDClassifier(_ClassTargets, ClassifierMixin, _LinearBase):
 
     Attributes
     ----------
+    %(n_iter_)s
+
+    %(t_)s
+
     classes_ : ndarray of shape (n_classes,)
         The class labels.
 
@@ -134,10 +138,6 @@ class GDClassifier(_ClassTargets, ClassifierMixin, _LinearBase):
 
     learning_rate_init_ : float
         The initial step size used (the resolved value of 'auto').
-
-    %(n_iter_)s
-
-    %(t_)s
 
     loss_curve_ : list of float
         The training objective (mean loss plus penalty) of each epoch.

@@ -302,6 +302,10 @@ class GDMLPClassifier(_ClassTargets, ClassifierMixin, _MLPBase):
 
     Attributes
     ----------
+    %(n_iter_)s
+
+    %(t_)s
+
     classes_ : ndarray of shape (n_classes,)
         The class labels (for multilabel targets, the label indices).
 
@@ -322,10 +326,6 @@ class GDMLPClassifier(_ClassTargets, ClassifierMixin, _MLPBase):
 
     learning_rate_init_ : float
         The initial step size used.
-
-    %(n_iter_)s
-
-    %(t_)s
 
     loss_curve_ : list of float
         The training objective (mean log-loss plus penalty) of each epoch.
@@ -691,6 +691,10 @@ class GDMLPRegressor(_RegressionTargets, RegressorMixin, _MLPBase):
 
     Attributes
     ----------
+    %(n_iter_)s
+
+    %(t_)s
+
     coefs_ : list of ndarray
         ``coefs_[i]`` is the weight matrix between layer ``i`` and ``i + 1``,
         in the units of the targets.
@@ -710,10 +714,6 @@ class GDMLPRegressor(_RegressionTargets, RegressorMixin, _MLPBase):
     learning_rate_init_ : float
         The initial step size used (for 'gd' and 'sgd', in the units of the
         targets: see ``learning_rate_init``).
-
-    %(n_iter_)s
-
-    %(t_)s
 
     loss_curve_ : list of float
         The training objective (half the mean squared error, summed over

@@ -15,8 +15,14 @@
 - The built pages may not load scripts or style sheets from the network (the
   site must work offline, math included): any ``<script src="http...">`` or
   ``<link href="http...">`` is a warning.
+- The notebook repr of every estimator links to its page of this site and
+  each parameter and fitted attribute to a text fragment, the name followed
+  by its docstring type line (skgd/_doc_links.py): the page must be built,
+  and show every such entry with that type line verbatim.
 """
 
+import html
+import inspect
 import os
 import re
 import shlex
@@ -25,6 +31,7 @@ import sys
 from pathlib import Path
 
 from docutils import nodes
+from numpydoc.docscrape import NumpyDocString
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
@@ -160,10 +167,69 @@ def check_offline(app, exception) -> None:
             )
 
 
+# a numpydoc entry as rendered: <dt><strong>alpha</strong><span
+# class="classifier">float, default=0.0001</span></dt>
+_ENTRY = re.compile(
+    r'<dt[^>]*>\s*<strong>([^<]*)</strong>\s*<span class="classifier">(.*?)</span>'
+    r"\s*</dt>",
+    re.DOTALL,
+)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _shown_entries(page: Path) -> set[tuple[str, str]]:
+    """``(name, type line)`` of every numpydoc entry of a built page."""
+    return {
+        (html.unescape(name), " ".join(html.unescape(_TAG.sub("", kind)).split()))
+        for name, kind in _ENTRY.findall(page.read_text(encoding="utf-8"))
+    }
+
+
+def check_doc_links(app, exception) -> None:
+    """Warn unless each estimator's repr links to a built page showing its entries."""
+    if exception is not None or app.builder.name != "html":
+        return
+    import skgd
+    from skgd._doc_links import documentation_url
+
+    root = documentation_url()
+    for name in skgd.__all__:
+        cls = getattr(skgd, name)
+        if not hasattr(cls, "_get_doc_link"):
+            continue
+        link = cls()._get_doc_link()
+        page = Path(app.outdir, link.removeprefix(root))
+        if not link.startswith(root) or not page.is_file():
+            logger.warning(
+                "the notebook repr of skgd.%s links to %s, a page this build does "
+                "not make (docs/api.rst, skgd/_doc_links.py)",
+                name,
+                link,
+            )
+            continue
+        shown = _shown_entries(page)
+        doc = NumpyDocString(inspect.getdoc(cls))
+        for section in ("Parameters", "Attributes"):
+            for entry in doc[section]:
+                # the repr's fragment drops backquotes, as the page does
+                kind = " ".join(entry.type.replace("`", "").split())
+                if (entry.name, kind) not in shown:
+                    logger.warning(
+                        "%s does not show '%s : %s' (skgd.%s, %s) as written: "
+                        "the repr's link to it finds no text",
+                        page.relative_to(app.outdir),
+                        entry.name,
+                        kind,
+                        name,
+                        section,
+                    )
+
+
 def setup(app):
     app.add_directive("skgd-output", SkgdOutput)
     app.connect("env-check-consistency", check_options)
     app.connect("env-check-consistency", check_api)
     app.connect("autodoc-process-docstring", plain_sklearn_references)
     app.connect("build-finished", check_offline)
+    app.connect("build-finished", check_doc_links)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -17,8 +17,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
-from sklearn.base import is_classifier
-from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils.validation import check_is_fitted
 from sklearn.utils.validation import validate_data as check_features
 
@@ -216,21 +214,5 @@ def blockwise(method: Callable) -> Callable:
         return X.map_blocks(
             apply, dtype=probe.dtype, chunks=(X.chunks[0], (probe.shape[1],))
         )
-
-    return wrapper
-
-
-def dask_score(score: Callable) -> Callable:
-    """Let ``score`` take dask arrays: the predictions are computed on the
-    workers, and only they (and ``y``) come to the client."""
-
-    @functools.wraps(score)
-    def wrapper(self, X, y, sample_weight=None):
-        if not is_dask_collection(X):
-            return score(self, X, y, sample_weight)
-        y_pred = self.predict(X).compute()
-        metric = accuracy_score if is_classifier(self) else r2_score
-        sw = _as_numpy(sample_weight)
-        return float(metric(_as_numpy(y), y_pred, sample_weight=sw))
 
     return wrapper

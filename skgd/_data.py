@@ -72,10 +72,17 @@ class ArrayRows:
             yield self.X, self.Y, self.sw
             return
         order = rng.permutation(n) if shuffle else None
+        X, Y, sw = self.X, self.Y, self.sw
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
-            idx = order[start:stop] if order is not None else slice(start, stop)
-            yield self.X[idx], self.Y[idx], self.sw[idx]
+            if order is None:
+                yield X[start:stop], Y[start:stop], sw[start:stop]
+                continue
+            idx = order[start:stop]
+            # take: numpy's gather without the generality of fancy indexing
+            # (about twice as fast on a few hundred rows)
+            X_b = X[idx] if self.sparse else X.take(idx, axis=0)
+            yield X_b, Y.take(idx, axis=0), sw.take(idx)
 
     def full_sum(self, fn: Callable, *args: Any) -> Any:
         return fn(self.X, self.Y, self.sw, *args)

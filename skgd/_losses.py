@@ -58,18 +58,24 @@ def log_loss(
     """Categorical cross-entropy of a softmax over the columns."""
     total = sw.sum() if total is None else total
     # one exp serves both the log-sum-exp and the softmax; shifting by the row
-    # maximum keeps every exponent <= 0, so nothing overflows
-    shift = raw.max(axis=1, keepdims=True)
-    grad = raw - shift
-    np.exp(grad, out=grad)
-    norm = grad.sum(axis=1, keepdims=True)
-    lse = np.log(norm[:, 0]) + shift[:, 0]
-    per_sample = lse - np.einsum("ij,ij->i", y, raw)
-    value = _weighted_mean(per_sample, sw, total)
-    grad /= norm
-    grad -= y
-    grad *= (sw / total)[:, None]
-    return value, grad
+    # maximum keeps every exponent <= 0, so nothing overflows. Worked on the
+    # transposes: numpy is slow along rows of a few columns (a loop per row)
+    e = np.array(raw.T, order="C")
+    w = sw / total
+    wy = np.multiply(y.T, w, order="C")
+    y_raw = np.vdot(wy, e)
+    shift = np.maximum.reduce(e, axis=0)
+    e -= shift
+    np.exp(e, out=e)
+    norm = np.add.reduce(e, axis=0)
+    lse = np.log(norm)
+    lse += shift
+    value = float(np.dot(w, lse) - y_raw)
+    # (softmax - y) * w, with softmax = exp / norm
+    np.divide(w, norm, out=norm)
+    e *= norm
+    e -= wy
+    return value, np.ascontiguousarray(e.T)
 
 
 def huber(

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import cholesky, solve_triangular
+from scipy.linalg import blas, cholesky, solve_triangular
 from scipy.sparse.linalg import LinearOperator, eigsh
 from scipy.special import expit
 
@@ -564,6 +564,18 @@ class MLP:
         self.shapes = list(itertools.pairwise(sizes))
         self.n_penalized = sum(a * b for a, b in self.shapes)
         self.size = self.n_penalized + sum(self.layer_sizes[1:])
+        # each layer's (weights' slice, their shape, intercepts' slice)
+        self._layout = []
+        w_at, b_at = 0, self.n_penalized
+        for fan_in, fan_out in self.shapes:
+            w_end = w_at + fan_in * fan_out
+            self._layout.append(
+                (slice(w_at, w_end), (fan_in, fan_out), slice(b_at, b_at + fan_out))
+            )
+            w_at, b_at = w_end, b_at + fan_out
+        # the views of the last parameter and gradient vectors (see _layers)
+        self._held: list[Any] = [None, None]
+        self._ones = np.ones(0)
         self.penalty_weights: Array | None = None
         self.out_scale = self.out_shift = None
         if out_scale is not None or out_shift is not None:
@@ -582,14 +594,57 @@ class MLP:
 
     def unpack(self, theta: Array) -> tuple[list[Array], list[Array]]:
         """Views of the parameters of each layer (``V`` and ``c`` last)."""
-        coefs, intercepts = [], []
-        w_at, b_at = 0, self.n_penalized
-        for fan_in, fan_out in self.shapes:
-            coefs.append(theta[w_at : w_at + fan_in * fan_out].reshape(fan_in, fan_out))
-            intercepts.append(theta[b_at : b_at + fan_out])
-            w_at += fan_in * fan_out
-            b_at += fan_out
-        return coefs, intercepts
+        layers = self._layers(theta)
+        return [W for W, _ in layers], [b for _, b in layers]
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the caches stay behind: a model sent to dask workers carries no
+        # copy of the last parameter and gradient vectors
+        state = dict(self.__dict__)
+        state["_held"], state["_ones"] = [None, None], np.ones(0)
+        return state
+
+    def _layers(self, theta: Array, slot: int = 0) -> list[tuple[Array, Array]]:
+        """``(W, b)`` views of each layer, kept for the last vector seen in
+        ``slot`` (0: parameters, 1: gradient): a training step unpacks the
+        same point and gradient vectors three times. The vector itself is
+        held, so its identity cannot pass to another array."""
+        held = self._held[slot]
+        if held is not None and held[0] is theta:
+            return held[1]
+        layers = [(theta[w].reshape(shape), theta[b]) for w, shape, b in self._layout]
+        self._held[slot] = (theta, layers)
+        return layers
+
+    _GEMM = {np.dtype(np.float32): blas.sgemm, np.dtype(np.float64): blas.dgemm}
+
+    @classmethod
+    def _affine(cls, a: Any, W: Array, b: Array) -> Array:
+        """``a @ W + b``. For dense rows BLAS adds the product to the
+        intercepts written beforehand (a pass over the output saved), in
+        column-major terms ``z.T = W.T @ a.T + z.T``, which copies nothing."""
+        gemm = cls._GEMM.get(W.dtype)
+        if (
+            gemm is None
+            or sp.issparse(a)
+            or a.dtype != W.dtype
+            or not a.flags.c_contiguous
+            or not a.size
+        ):
+            z = _matmul(a, W)
+            z += b
+            return z
+        z = np.empty((a.shape[0], W.shape[1]), dtype=W.dtype)
+        z[...] = b
+        return gemm(1.0, W.T, a.T, 1.0, z.T, overwrite_c=True).T
+
+    def _column_sums(self, delta: Array, out: Array) -> None:
+        """``delta.sum(axis=0)`` into ``out``, as a product with ones (BLAS:
+        about three times numpy's reduction over the rows)."""
+        ones = self._ones  # read once: blocks may be summed in threads
+        if ones.shape[0] != delta.shape[0] or ones.dtype != delta.dtype:
+            ones = self._ones = np.ones(delta.shape[0], dtype=delta.dtype)
+        np.matmul(ones, delta, out=out)
 
     def pack(self, coefs: Sequence[Array], intercepts: Sequence[Array], dtype) -> Array:
         """The parameter vector of the layers' parameters (inverse of unpack)."""
@@ -634,13 +689,13 @@ class MLP:
         return self.pack(coefs, intercepts, dtype)
 
     def forward(self, theta: Array, X: Any) -> tuple[Array, list[Any]]:
-        coefs, intercepts = self.unpack(theta)
+        layers = self._layers(theta)
         act = ACTIVATIONS[self.activation][0]
         acts = [X]
-        for i, (W, b) in enumerate(zip(coefs, intercepts, strict=False)):
-            z = _matmul(acts[-1], W)
-            z += b
-            acts.append(act(z) if i < len(coefs) - 1 else z)
+        last = len(layers) - 1
+        for i, (W, b) in enumerate(layers):
+            z = self._affine(acts[-1], W, b)
+            acts.append(act(z) if i < last else z)
         raw = acts[-1]
         if self.out_scale is not None:
             # in place: backward never reads the output layer's activation
@@ -691,21 +746,28 @@ class MLP:
     def backward(
         self, theta: Array, X: Any, draw: Array, cache: list[Any], grad: Array
     ) -> Array:
-        coefs, _ = self.unpack(theta)
-        g_coefs, g_intercepts = self.unpack(grad)
+        layers = self._layers(theta)
+        g_layers = self._layers(grad, 1)
         act_grad = ACTIVATIONS[self.activation][1]
         delta = draw
         if self.out_scale is not None:
             # the chain rule through raw = z * out_scale + out_shift
             delta = draw * self.out_scale.astype(draw.dtype)
-        for i in range(len(coefs) - 1, -1, -1):
+        for i in range(len(layers) - 1, -1, -1):
             a = cache[i]
+            g_W, g_b = g_layers[i]
             if sp.issparse(a):
-                g_coefs[i][...] = a.T @ delta
+                g_W[...] = a.T @ delta
             else:
-                np.matmul(a.T, delta, out=g_coefs[i])
-            np.sum(delta, axis=0, out=g_intercepts[i])
+                np.matmul(a.T, delta, out=g_W)
+            self._column_sums(delta, g_b)
             if i:
-                delta = delta @ coefs[i].T
+                W_t = layers[i][0].T
+                if W_t.shape[0] <= 32:
+                    # OpenBLAS is slow at products over a few terms with a
+                    # transposed factor (the output layer's): half the time
+                    # on a contiguous copy
+                    W_t = np.ascontiguousarray(W_t)
+                delta = delta @ W_t
                 act_grad(a, delta)
         return grad

@@ -16,6 +16,7 @@ may modify ``z`` in place; ``update`` never modifies ``theta``, ``grad`` or
 learning rate: that belongs to the training loop and the schedules.
 """
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -137,20 +138,27 @@ class Adam:
         b1, b2 = self.beta_1, self.beta_2
         t = int(state["t"]) + 1
         # fresh arrays updated in place: the state passed in is never touched,
-        # and a step allocates four vectors rather than a dozen temporaries
-        m = state["m"] * b1
-        m += (1 - b1) * grad
+        # and a step allocates four vectors (``new`` is scratch until it
+        # holds the parameters) and makes no temporaries
+        new = np.multiply(grad, 1 - b1)
+        m = np.multiply(state["m"], b1)
+        m += new
         v = np.square(grad)
         v *= 1 - b2
-        v += b2 * state["v"]
+        np.multiply(state["v"], b2, out=new)
+        v += new
         new_state = {"m": m, "v": v, "t": np.asarray(t, dtype=np.int64)}
         if self.amsgrad:
             v = new_state["v_max"] = np.maximum(state["v_max"], v)
+        # lr / (sqrt(v / c) + eps) = lr sqrt(c) / (sqrt(v) + eps sqrt(c)) with
+        # c = 1 - b2**t: the bias correction of v moves to two scalars
+        # (python floats: a numpy float64 scalar would make float32 loops
+        # compute in float64)
+        root_c = math.sqrt(1 - b2**t)
         step = np.sqrt(v)
-        step *= 1.0 / np.sqrt(1 - b2**t)
-        step += _cast(self.epsilon, v)
-        np.divide(lr, step, out=step)
-        new = step * m
+        step += _cast(self.epsilon, v) * root_c
+        np.divide(float(lr) * root_c, step, out=step)
+        np.multiply(step, m, out=new)
         new *= -1.0 / (1 - b1**t)
         new += theta
         if self.weight_decay:

@@ -18,6 +18,14 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 # lines (regular expressions) each example must print
 EXPECTED = {
+    "plot_dask_fit.py": [
+        r"X: 150,000 x 125 float64 = 150 MB in 6 chunks of 25 MB",
+        r"gd: 3 epochs in \d+\.\d s, relative coefficient error \d\.\de-0[23], "
+        r"client memory \+\d+ MB",
+        r"sgd: \d epochs in \d+\.\d s, relative coefficient error \d\.\de-0[23]",
+        r"a dask array: True, 6 chunks",
+        r"R2 of gd: 0\.9\d{3}",
+    ],
     "plot_solver_comparison.py": [
         r"optimal objective \(half the training MSE\): \d+\.\d+",
         r"LinearRegression\s+-\s+0\.5\d+\s+0",

@@ -13,6 +13,7 @@ Nothing here is imported unless a dask collection is passed.
 """
 
 import functools
+import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -47,13 +48,6 @@ def _client():
         return None
 
 
-def _as_numpy(a: Any) -> Any:
-    """A dask ``y`` or ``sample_weight`` brought into memory (``n x k``)."""
-    if a is not None and is_dask_collection(a):
-        return np.asarray(a.compute())
-    return a
-
-
 def validate_dask(estimator, X, y, sample_weight, *, reset: bool):
     """``X`` checked without computing it whole (one reduction for finite
     values and magnitude); ``y`` and ``sample_weight`` brought into memory.
@@ -79,9 +73,13 @@ def validate_dask(estimator, X, y, sample_weight, *, reset: bool):
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
     X = X.rechunk({1: -1})
+    # one compute: a y derived from X (or an X not persisted) costs one pass
+    finite, peak, y, sample_weight = dask.compute(
+        da.isfinite(X).all(), abs(X).max(), y, sample_weight
+    )
     y = validate_data(
         estimator,
-        y=_as_numpy(y),
+        y=np.asarray(y),
         multi_output=True,
         y_numeric=estimator._y_numeric,
     )
@@ -89,11 +87,12 @@ def validate_dask(estimator, X, y, sample_weight, *, reset: bool):
         raise ValueError(
             f"X has {X.shape[0]} samples but y has {y.shape[0]}: they must match."
         )
-    finite, peak = dask.compute(da.isfinite(X).all(), abs(X).max())
     if not finite:
         raise ValueError("X contains NaN or infinity.")
     _check_magnitude_peak(float(peak), X.shape[0], "X", X.dtype)
-    return X, y, _as_numpy(sample_weight)
+    if sample_weight is not None and not np.isscalar(sample_weight):
+        sample_weight = np.asarray(sample_weight)
+    return X, y, sample_weight
 
 
 class DaskRows:
@@ -112,27 +111,43 @@ class DaskRows:
         self.total = sw.sum()
         rows = X.chunks[0]
         self._starts = np.concatenate([[0], np.cumsum(rows)]).astype(np.intp)
-        # targets and weights travel to the workers once, aligned with X
-        Yd = da.from_array(Y, chunks=(rows, Y.shape[1]))
-        swd = da.from_array(sw, chunks=(rows,))
-        # (held here: the persisted chunks live while something refers to them)
-        self._targets = Yd, swd = dask.persist(Yd, swd)
-        self._blocks = list(
-            zip(
-                X.to_delayed().ravel(),
-                Yd.to_delayed().ravel(),
-                swd.to_delayed().ravel(),
-                strict=True,
+        # targets and weights travel to the workers once, aligned with X, and
+        # are held here: the workers keep them while something refers to them
+        bounds = list(itertools.pairwise(self._starts))
+        client = _client()
+        if client is not None:
+            self._targets = (
+                client.scatter([Y[a:b] for a, b in bounds]),
+                client.scatter([sw[a:b] for a, b in bounds]),
             )
+            Y_blocks, sw_blocks = self._targets
+        else:
+            Yd = da.from_array(Y, chunks=(rows, Y.shape[1]))
+            swd = da.from_array(sw, chunks=(rows,))
+            self._targets = Yd, swd = dask.persist(Yd, swd)
+            Y_blocks, sw_blocks = Yd.to_delayed().ravel(), swd.to_delayed().ravel()
+        self._blocks = list(
+            zip(X.to_delayed().ravel(), Y_blocks, sw_blocks, strict=True)
         )
 
     # ----------------------------------------------------------- full batch
+    def _calls(self, fn: Callable, args: tuple) -> list[Any]:
+        """``fn(X_c, Y_c, sw_c, *args)`` of every chunk, lazily; ``args``
+        (the model, the parameters) are one node of the graph, which each
+        worker receives once rather than once per chunk."""
+        dask, _ = _import_dask()
+        shared = dask.delayed(args, pure=False, traverse=False)
+        call = dask.delayed(_apply, pure=False)
+        return [call(fn, x, y, w, shared) for x, y, w in self._blocks]
+
     def _reduce(self, fn: Callable, args: tuple, op: Callable) -> Any:
         dask, _ = _import_dask()
-        call = dask.delayed(fn, pure=False)
-        parts = [call(x, y, w, *args) for x, y, w in self._blocks]
-        # reduced on the workers: one parameter-sized result comes back
-        return dask.delayed(combine, pure=False)(parts, op).compute()
+        parts = self._calls(fn, args)
+        # reduced on the workers, in a tree: one result comes back
+        merge = dask.delayed(combine, pure=False)
+        while len(parts) > 1:
+            parts = [merge(parts[i : i + 8], op) for i in range(0, len(parts), 8)]
+        return parts[0].compute()
 
     def full_sum(self, fn: Callable, *args: Any) -> Any:
         return self._reduce(fn, args, np.add)
@@ -142,9 +157,7 @@ class DaskRows:
 
     def map_rows(self, fn: Callable, *args: Any) -> Any:
         dask, _ = _import_dask()
-        call = dask.delayed(fn, pure=False)
-        parts = dask.compute(*[call(x, y, w, *args) for x, y, w in self._blocks])
-        return np.concatenate(parts, axis=0)
+        return np.concatenate(dask.compute(*self._calls(fn, args)), axis=0)
 
     # ---------------------------------------------------------- mini-batches
     def batches(self, batch_size: int, shuffle: bool, rng) -> Iterator[tuple]:
@@ -191,6 +204,10 @@ class DaskRows:
 
     def reweighted(self, sw: Array) -> "DaskRows":
         return DaskRows(self.X, self.Y, sw)
+
+
+def _apply(fn: Callable, X: Any, Y: Array, sw: Array, args: tuple) -> Any:
+    return fn(X, Y, sw, *args)
 
 
 def blockwise(method: Callable) -> Callable:

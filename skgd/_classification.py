@@ -2,17 +2,23 @@
 validation and accuracy, shared by :class:`~skgd.GDClassifier` and
 :class:`~skgd.GDMLPClassifier`.
 
-The labels are encoded by a :class:`~sklearn.preprocessing.LabelBinarizer`:
-one column of 0/1 for two classes, one-hot columns for more, the indicator
-matrix itself for multilabel targets. A column's raw output is a logit or a
+The labels are encoded as :func:`~sklearn.preprocessing.label_binarize` does,
+with numpy (a one-row ``partial_fit`` cannot afford its checks): one column
+of 0/1 for two classes, one-hot columns for more, the indicator matrix
+itself for multilabel targets. A column's raw output is a logit or a
 margin, positive for the class (label) it stands for.
 """
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import (
+    check_classification_targets,
+    is_multilabel,
+    type_of_target,
+)
 from sklearn.utils.validation import column_or_1d
 
 from skgd._base import _warn
@@ -39,8 +45,31 @@ class _ClassTargets:
         return classes
 
     def _validate_targets(self, y, sw, dtype, *, reset, classes, warm=False):
+        # a continuing call on plain labels (the stream of partial_fit) is
+        # checked against classes_ alone: type_of_target and label_binarize
+        # cost more than a one-row step
+        codes = None
+        if not (reset or warm or self._multilabel):
+            codes = _known_codes(y, self.classes_)
+        if codes is None:
+            y, codes = self._checked_codes(y, reset=reset, classes=classes, warm=warm)
+        else:
+            self._check_same_classes(classes)
+        if codes is None:
+            # the indicator matrix is its own encoding (as label_binarize's)
+            Y = (y.toarray() if sp.issparse(y) else np.asarray(y)).astype(dtype)
+        else:
+            Y = _encode(codes, self.classes_.size, dtype)
+        if self.class_weight is not None:
+            sw = self._class_weighted(y, codes, sw, dtype)
+        return Y, sw
+
+    def _checked_codes(self, y, *, reset, classes, warm):
+        """``y`` checked in full, and the index of each label in ``classes_``
+        (None for a multilabel indicator matrix)."""
         check_classification_targets(y)
-        multilabel = type_of_target(y).startswith("multilabel")
+        # is_multilabel is type_of_target's own test, without its unique()
+        multilabel = is_multilabel(y)
         if multilabel and not self._accepts_multilabel:
             raise ValueError(
                 f"{type(self).__name__} does not support multilabel targets; "
@@ -50,36 +79,43 @@ class _ClassTargets:
             y = column_or_1d(y, warn=True)
         if reset:
             self._set_classes(y, classes, multilabel)
-        elif classes is not None and not np.array_equal(
-            np.unique(classes), self.classes_
-        ):
-            raise ValueError(
-                f"classes={np.unique(classes)!r} differs from the classes of the "
-                f"first call to partial_fit, {self.classes_!r}."
-            )
+        else:
+            self._check_same_classes(classes)
         if multilabel != self._multilabel:
             raise ValueError("y switched between multilabel and single-label targets.")
-        if warm and not multilabel and not np.array_equal(np.unique(y), self.classes_):
+        if multilabel:
+            if y.shape[1] != self.classes_.size:
+                raise ValueError(
+                    f"y has {y.shape[1]} labels but {type(self).__name__} was "
+                    f"fitted with {self.classes_.size}."
+                )
+            return y, None
+        if warm and not np.array_equal(np.unique(y), self.classes_):
             # MLPClassifier's rule: partial_fit takes subsets, a warm fit not
             raise ValueError(
                 "warm_start can only be used where y has the same classes as "
                 f"in the previous call to fit. Previously got {self.classes_!r}, "
                 f"y has {np.unique(y)!r}."
             )
-        if not multilabel:
-            unseen = np.setdiff1d(np.unique(y), self.classes_)
-            if unseen.size:
-                raise ValueError(
-                    f"y contains labels {unseen!r} not in classes_ {self.classes_!r}."
-                )
-        Y = self._label_binarizer.transform(y).astype(dtype, copy=False)
-        if self.class_weight is not None:
-            sw = self._class_weighted(y, sw, dtype, multilabel)
-        return Y, sw
+        unseen = np.setdiff1d(np.unique(y), self.classes_)
+        if unseen.size:
+            raise ValueError(
+                f"y contains labels {unseen!r} not in classes_ {self.classes_!r}."
+            )
+        return y, np.searchsorted(self.classes_, y)
 
-    def _class_weighted(self, y, sw, dtype, multilabel):
+    def _check_same_classes(self, classes):
+        if classes is not None and not np.array_equal(
+            np.unique(classes), self.classes_
+        ):
+            raise ValueError(
+                f"classes={np.unique(classes)!r} differs from the classes of the "
+                f"first call to partial_fit, {self.classes_!r}."
+            )
+
+    def _class_weighted(self, y, codes, sw, dtype):
         """The sample weights times the class weights."""
-        if multilabel:
+        if codes is None:
             raise ValueError("class_weight is not supported for multilabel y.")
         if isinstance(self.class_weight, dict):
             bad = {
@@ -94,15 +130,16 @@ class _ClassTargets:
         # in float64, each factor brought near 1 first: extreme class
         # weights neither overflow nor underflow (only ratios matter)
         sw64 = rescale_weights(sw.astype(np.float64), np.float64)
-        if self.class_weight == "balanced":
-            # from the classes' weight sums, as LogisticRegression: with
-            # sample weights, 'balanced' balances the weighted classes
-            classes, index = np.unique(y, return_inverse=True)
-            cw = compute_class_weight(
-                "balanced", classes=classes, y=y, sample_weight=sw64
-            )[index]
-        else:
-            cw = compute_sample_weight(self.class_weight, y)
+        # the weights of all of classes_, as SGDClassifier's: a chunk of
+        # partial_fit lacking a class named in the dict is no error
+        # (with sample weights, 'balanced' balances the weighted classes,
+        # as LogisticRegression; fit only, where classes_ are y's classes)
+        cw = compute_class_weight(
+            self.class_weight,
+            classes=self.classes_,
+            y=y,
+            sample_weight=sw64 if self.class_weight == "balanced" else None,
+        )[codes]
         sw64 = sw64 * rescale_weights(cw, np.float64)
         sw = rescale_weights(sw64, dtype).astype(dtype, copy=False)
         if not sw.sum() > 0:
@@ -185,3 +222,46 @@ class _ClassTargets:
             f"the training accuracy {score:.4g} is below the {null:.4g} of always "
             f"predicting the most frequent {what}"
         )
+
+
+def _known_codes(y, classes):
+    """The index of each label of ``y`` in the sorted ``classes``, or None
+    unless ``y`` is a plain 1-D array of labels all in ``classes`` and too
+    short for check_classification_targets's warning of more than half
+    unique labels.
+
+    ``classes`` passed type_of_target when they were set (LabelBinarizer's
+    fit): a 1-D ``y`` of them is 'binary' or 'multiclass' too.
+    """
+    if not isinstance(y, np.ndarray) or y.ndim != 1 or y.size == 0:
+        return None
+    numeric = "biuf"
+    if y.dtype.kind in numeric:
+        if classes.dtype.kind not in numeric:
+            return None
+    elif y.dtype.kind in "USO" and classes.dtype.kind in "USO":
+        # an object y must hold strings, as type_of_target requires
+        if y.dtype.kind == "O" and not all(isinstance(v, str) for v in y):
+            return None
+    else:
+        return None
+    try:
+        codes = np.searchsorted(classes, y)
+    except TypeError:
+        return None
+    np.minimum(codes, classes.size - 1, out=codes)
+    if not np.all(classes[codes] == y):
+        return None
+    if y.size > 20 and np.unique(codes).size > round(0.5 * y.size):
+        return None
+    return codes
+
+
+def _encode(codes, n_classes: int, dtype) -> np.ndarray:
+    """label_binarize's 0/1 columns from class indices: the second class's
+    column for two classes, one-hot columns for more."""
+    if n_classes == 2:
+        return (codes == 1).astype(dtype)[:, None]
+    Y = np.zeros((codes.size, n_classes), dtype=dtype)
+    Y[np.arange(codes.size), codes] = 1
+    return Y

@@ -39,7 +39,9 @@ def validate_data(_estimator, /, X="no_validation", y="no_validation", **kwargs)
     ``y`` is checked in the dtype of ``X``, which it is cast to for training.
     """
     try:
-        out = _sklearn_validate_data(_estimator, X, y, **kwargs)
+        out = _plain_continuation(_estimator, X, y, kwargs)
+        if out is None:
+            out = _sklearn_validate_data(_estimator, X, y, **kwargs)
     except (TypeError, ValueError) as exc:
         named = _name_non_numeric(exc, X, y)
         if named is exc:
@@ -55,6 +57,42 @@ def validate_data(_estimator, /, X="no_validation", y="no_validation", **kwargs)
     if kwargs.get("y_numeric"):
         _check_magnitude(y_valid, "y", dtype=X_valid.dtype)
     return out
+
+
+# the arguments of the fit calls that _plain_continuation understands
+_PLAIN_KWARGS = {"reset", "accept_sparse", "dtype", "multi_output", "y_numeric"}
+
+
+def _plain_continuation(estimator, X, y, kwargs):
+    """``(X, y)`` as scikit-learn's ``validate_data`` returns them, for a
+    continuing fit call (``reset=False``) on finite numpy arrays it returns
+    unchanged; None where it has anything to check, convert or warn about.
+
+    Its checks cost about as much as one ``partial_fit`` step on a few rows
+    (tags, array namespaces, feature names, two ``check_array``).
+    """
+    if kwargs.get("reset", True) or not kwargs.keys() <= _PLAIN_KWARGS:
+        return None
+    if type(X) is not np.ndarray or type(y) is not np.ndarray:
+        return None
+    dtypes = kwargs.get("dtype", "numeric")
+    if (
+        X.ndim != 2
+        or X.shape[0] == 0
+        or X.dtype not in (dtypes if isinstance(dtypes, tuple) else ())
+        or X.shape[1] != getattr(estimator, "n_features_in_", None)
+        # a fit on named features warns of a call without them
+        or hasattr(estimator, "feature_names_in_")
+        or y.shape[:1] != X.shape[:1]
+        or not (
+            y.ndim == 1 or (y.ndim == 2 and y.shape[1] and kwargs.get("multi_output"))
+        )
+        or y.dtype.kind not in ("biuf" if kwargs.get("y_numeric") else "biufUS")
+    ):
+        return None
+    if not np.isfinite(X).all() or (y.dtype.kind == "f" and not np.isfinite(y).all()):
+        return None
+    return X, y
 
 
 # how numpy and scikit-learn word a failed conversion to float
@@ -126,6 +164,9 @@ def check_sample_weight(sample_weight, X, dtype) -> np.ndarray:
     would overflow or underflow are rescaled by a power of two (exact, and
     harmless: the objective is normalized by the sum of the weights).
     """
+    if sample_weight is None and (type(X) is np.ndarray or sp.issparse(X)):
+        # scikit-learn's answer, without its array-namespace dispatch
+        return np.ones(X.shape[0], dtype=dtype)
     if sample_weight is not None and not np.isscalar(sample_weight):
         arr = np.asarray(sample_weight)
         if arr.dtype.kind not in "biuf":

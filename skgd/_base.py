@@ -107,6 +107,8 @@ class _Progress:
     kept_epoch: int = 0
     kept_how: str = ""
     lowest_epoch: int = 0
+    # the lowest value of the loss curve (a running minimum)
+    best_loss: float = np.inf
     curves: dict[str, list[float]] = field(
         default_factory=lambda: {name: [] for name in _CURVES}
     )
@@ -119,6 +121,7 @@ class _Progress:
         "best_score",
         "avg",
         "avg_count",
+        "best_loss",
     )
 
     def fork(self) -> "_Progress":
@@ -127,9 +130,8 @@ class _Progress:
         rather than each call copying them whole, which over a stream of
         ``partial_fit`` calls would cost time quadratic in the calls. Every
         array is replaced, never written, by the loop and the optimizers;
-        only the random state is changed in place, so it is copied."""
+        the random state, changed in place, is shared too and set back."""
         new = copy.copy(self)
-        new.rng = copy.deepcopy(self.rng)
         new.opt_state = dict(self.opt_state)
         return new
 
@@ -368,6 +370,7 @@ class BaseGD(CallbackSupportMixin, DocLinkMixin, BaseEstimator, metaclass=ABCMet
         saved = dict(self.__dict__)
         progress = saved.get("_progress")
         lengths = None if progress is None else progress.lengths()
+        rng_state = None if progress is None else progress.rng.get_state()
         try:
             interrupted = self._fit_unguarded(X, y, sample_weight, incremental, classes)
         except BaseException:
@@ -380,6 +383,7 @@ class BaseGD(CallbackSupportMixin, DocLinkMixin, BaseEstimator, metaclass=ABCMet
                 # the curves the failed call shared and appended to
                 for name, length in lengths.items():
                     del progress.curves[name][length:]
+                progress.rng.set_state(rng_state)
             raise
         if interrupted:
             # the estimator keeps its last complete epoch, and the interrupt
@@ -616,9 +620,11 @@ class BaseGD(CallbackSupportMixin, DocLinkMixin, BaseEstimator, metaclass=ABCMet
         self.learning_rate_init_ = progress.learning_rate
         self.n_iter_ = progress.n_iter
         self.t_ = progress.t
+        # the append-only curves themselves, as MLPClassifier's loss_curve_:
+        # a copy per partial_fit call would cost time quadratic in the calls
         for name, curve in progress.curves.items():
-            setattr(self, name, list(curve))
-        self.best_loss_ = float(min(progress.curves["loss_curve_"], default=np.inf))
+            setattr(self, name, curve)
+        self.best_loss_ = float(progress.best_loss)
         self.best_epoch_ = progress.kept_epoch
         self.stop_reason_ = progress.stop_reason
         if self.early_stopping and progress.curves["validation_scores_"]:
@@ -703,6 +709,7 @@ class BaseGD(CallbackSupportMixin, DocLinkMixin, BaseEstimator, metaclass=ABCMet
         progress.n_iter += 1
         curves = progress.curves
         curves["loss_curve_"].append(loss)
+        progress.best_loss = min(progress.best_loss, loss)
         curves["learning_rate_curve_"].append(lr)
         curves["grad_norm_curve_"].append(grad_norm)
         improved = False

@@ -371,8 +371,15 @@ class BaseGD(CallbackSupportMixin, DocLinkMixin, BaseEstimator, metaclass=ABCMet
         progress = saved.get("_progress")
         lengths = None if progress is None else progress.lengths()
         rng_state = None if progress is None else progress.rng.get_state()
+        # a partial_fit call on a small chunk runs on one BLAS thread from
+        # start to end (unpacking, repacking, its step): several threads on
+        # products of a few rows spin, and on a busy machine cost milliseconds
+        size = _input_size(X) if incremental else _SMALL_STEP
         try:
-            interrupted = self._fit_unguarded(X, y, sample_weight, incremental, classes)
+            with _blas_threads(size):
+                interrupted = self._fit_unguarded(
+                    X, y, sample_weight, incremental, classes
+                )
         except BaseException:
             # the callbacks' contexts of this call stay for their teardown
             live = {k: v for k, v in vars(self).items() if k in _CALLBACK_STATE}
@@ -989,6 +996,17 @@ def _step_size(data: Any, batch_size: int, model) -> int:
     per_row = data.nnz / max(n, 1)
     first = model.n_penalized / max(d, 1)
     return int(max(batch_size * per_row * first, model.size))
+
+
+def _input_size(X: Any) -> int:
+    """The entries of ``X`` (its nonzeros, when sparse), as passed."""
+    nnz = getattr(X, "nnz", None)
+    if nnz is not None:
+        return int(nnz)
+    shape = getattr(X, "shape", None)
+    if shape is None:
+        shape = np.shape(X)
+    return int(np.prod(shape, dtype=np.float64))
 
 
 def _blas_threads(step_size: int):

@@ -204,7 +204,9 @@ learning_rate : {'auto', 'constant', 'invscaling', 'adaptive', 'step', \
     steps), and dividing it by 5 at each plateau of the objective brings
     them to the optimum; in ``partial_fit``, whose calls are the chunks of
     a stream rather than epochs of one objective, it means 'invscaling'
-    (a decay per call, as ``SGDRegressor.partial_fit``). 'constant' keeps
+    (a decay per call, as ``SGDRegressor.partial_fit``), for the linear
+    models' mini-batch solvers and the perceptrons' 'sgd' (the perceptrons'
+    adaptive rules keep 'constant'). 'constant' keeps
     ``learning_rate_init``; 'invscaling' uses ``learning_rate_init / (k +
     1) ** power_t``; 'adaptive' divides the rate by 5 each time
     ``n_iter_no_change`` consecutive epochs

@@ -202,6 +202,16 @@ class _MLPBase(BaseGD):
     def _make_model(self, data, *, reset):
         return self._network(data.shape[1], data.Y.shape[1])
 
+    def _auto_schedule(self, full_batch, incremental):
+        # partial_fit calls are the chunks of a stream: momentum SGD at a
+        # constant rate set for batches of 200 diverges on calls of one row
+        # (make_classification, digits: within 300 calls), so its rate decays
+        # per call, as the linear models' does; the adaptive rules normalize
+        # their steps and would stall under that decay
+        if incremental and not full_batch and self.solver not in ADAPTIVE_SOLVERS:
+            return "invscaling"
+        return "constant"
+
     def _pack(self, model, dtype):
         shapes = [W.shape for W in self.coefs_]
         if shapes != model.shapes:

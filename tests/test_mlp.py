@@ -315,7 +315,10 @@ def test_partial_fit_accumulates_epochs_and_steps():
 def test_k_partial_fits_equal_fit_with_max_iter_k(solver):
     X, y = _data("multiclass")
     k = 6
-    params = dict(solver=solver, learning_rate_init=0.01, random_state=3)
+    # (a named schedule: 'auto' decays the rate of 'sgd' per partial_fit call)
+    params = dict(
+        solver=solver, learning_rate_init=0.01, learning_rate="constant", random_state=3
+    )
     with pytest.warns(ConvergenceWarning):
         full = GDMLPClassifier((7,), max_iter=k, tol=0, **params).fit(X, y)
     steps = GDMLPClassifier((7,), **params)
@@ -324,6 +327,28 @@ def test_k_partial_fits_equal_fit_with_max_iter_k(solver):
     _assert_same_params(full, steps)
     assert full.loss_curve_ == steps.loss_curve_
     assert (full.n_iter_, full.t_) == (steps.n_iter_, steps.t_)
+
+
+@pytest.mark.parametrize("load", [load_digits, make_classification])
+def test_one_row_partial_fit_stream_with_sgd_defaults_learns(load):
+    """'sgd' at its 'auto' rate (0.1, set for batches of 200, with momentum
+    0.9) diverged within 300 one-row calls at a constant rate; in
+    partial_fit 'auto' decays it per call, and the stream learns."""
+    X, y = (
+        load(return_X_y=True) if load is load_digits else load(2000, 20, random_state=0)
+    )
+    X = StandardScaler().fit_transform(X)
+    clf = GDMLPClassifier(solver="sgd", random_state=0)
+    clf.partial_fit(X[:200], y[:200], classes=np.unique(y))
+    for i in range(200, 1400):
+        clf.partial_fit(X[i : i + 1], y[i : i + 1])
+    rates = clf.learning_rate_curve_
+    assert rates[-1] == pytest.approx(rates[0] / len(rates) ** clf.power_t)
+    assert clf.score(X[1400:], y[1400:]) > 0.8
+    # the adaptive rules normalize their steps: their rate stays
+    adam = GDMLPClassifier(random_state=0).partial_fit(X[:200], y[:200], np.unique(y))
+    adam.partial_fit(X[200:201], y[200:201])
+    assert adam.learning_rate_curve_ == [0.001, 0.001]
 
 
 def test_partial_fit_over_chunks_passing_classes_every_call():

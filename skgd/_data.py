@@ -87,11 +87,8 @@ class ArrayRows:
     def full_sum(self, fn: Callable, *args: Any) -> Any:
         return fn(self.X, self.Y, self.sw, *args)
 
-    def full_max(self, fn: Callable, *args: Any) -> Any:
-        return fn(self.X, self.Y, self.sw, *args)
-
-    def map_rows(self, fn: Callable, *args: Any) -> Any:
-        return fn(self.X, self.Y, self.sw, *args)
+    # one block: its sum, its maximum and its rows are fn's value itself
+    full_max = map_rows = full_sum
 
     def head(self, rows: int) -> Any:
         return self.X[:rows]
@@ -99,8 +96,7 @@ class ArrayRows:
     def subset(self, rows: Array) -> "ArrayRows":
         return ArrayRows(self.X[rows], self.Y[rows], self.sw[rows])
 
-    def take(self, rows: Array) -> "ArrayRows":
-        return self.subset(rows)
+    take = subset  # already in memory
 
     def reweighted(self, sw: Array) -> "ArrayRows":
         return ArrayRows(self.X, self.Y, sw)

@@ -361,8 +361,9 @@ class GDRegressor(_RegressionTargets, RegressorMixin, _LinearBase):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data. Sparse CSR/CSC input stays sparse.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Training data. Sparse CSR/CSC input stays sparse; a dask array is
+            not gathered (see the user guide, Scaling out).
 
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Target values.
@@ -386,8 +387,9 @@ class GDRegressor(_RegressionTargets, RegressorMixin, _LinearBase):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Training data. A dask array is not gathered: see the user
+            guide, Scaling out.
 
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Target values.
@@ -408,8 +410,9 @@ class GDRegressor(_RegressionTargets, RegressorMixin, _LinearBase):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Samples. A dask array gives a dask array, computed chunk by
+            chunk where the chunks live.
 
         Returns
         -------

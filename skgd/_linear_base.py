@@ -262,7 +262,7 @@ class _LinearBase(BaseGD):
         Y = train.Y
         share = self._certified_shares(run, theta)
         if share is None:
-            gain = self._provable_gain(run, theta, train, raw)
+            gain = self._provable_gain(run, theta, train)
             if gain is None:
                 return None
             share = self._gain_shares(gain, run, Y, train.sw)
@@ -273,7 +273,7 @@ class _LinearBase(BaseGD):
         shown = np.floor(share / _decade(share) * 100) * _decade(share) / 100
         return self._shortfall_clause(bad, shown, Y.shape[1])
 
-    def _provable_gain(self, run, theta, train, raw):
+    def _provable_gain(self, run, theta, train):
         """Per output, a decrease of the objective that one step provably
         achieves from ``theta`` (``g' H^+ g / 2``), or None where the
         Hessian bound is not at hand."""
@@ -282,7 +282,7 @@ class _LinearBase(BaseGD):
         H = self._coefficient_hessian(model, penalty, train, c)
         if H is None and not model.on_stats_rows:
             return None
-        G, g_b = self._end_gradient(run, theta, train, raw)
+        G, g_b = self._end_gradient(run, theta, train)
         d = model.n_features
         if H is None:
             # sparse or wide, on the statistics' rows: standardized columns,
@@ -296,7 +296,7 @@ class _LinearBase(BaseGD):
             gain = _half_inverse_norm(H, G)
         return gain / model.out_scale**2
 
-    def _end_gradient(self, run, theta, train, raw):
+    def _end_gradient(self, run, theta, train):
         """The full gradient at ``theta`` in the solver's coordinates: the
         coefficients' block (n_features, n_outputs) and the intercepts'."""
         model, penalty = run.model, run.penalty

@@ -314,8 +314,9 @@ class GDClassifier(_ClassTargets, ClassifierMixin, _LinearBase):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data. Sparse CSR/CSC input stays sparse.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Training data. Sparse CSR/CSC input stays sparse; a dask array is
+            not gathered (see the user guide, Scaling out).
 
         y : array-like of shape (n_samples,)
             Class labels (numbers or strings).
@@ -336,8 +337,9 @@ class GDClassifier(_ClassTargets, ClassifierMixin, _LinearBase):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Training data. A dask array is not gathered: see the user
+            guide, Scaling out.
 
         y : array-like of shape (n_samples,)
             Class labels.
@@ -363,8 +365,9 @@ class GDClassifier(_ClassTargets, ClassifierMixin, _LinearBase):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Samples. A dask array gives a dask array, computed chunk by
+            chunk where the chunks live.
 
         Returns
         -------
@@ -381,8 +384,9 @@ class GDClassifier(_ClassTargets, ClassifierMixin, _LinearBase):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Samples. A dask array gives a dask array, computed chunk by
+            chunk where the chunks live.
 
         Returns
         -------
@@ -401,8 +405,9 @@ class GDClassifier(_ClassTargets, ClassifierMixin, _LinearBase):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Samples. A dask array gives a dask array, computed chunk by
+            chunk where the chunks live.
 
         Returns
         -------
@@ -423,8 +428,9 @@ class GDClassifier(_ClassTargets, ClassifierMixin, _LinearBase):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Samples. A dask array gives a dask array, computed chunk by
+            chunk where the chunks live.
 
         Returns
         -------
@@ -507,7 +513,7 @@ class GDClassifier(_ClassTargets, ClassifierMixin, _LinearBase):
         if raw is None:
             raw = train.map_rows(forward_rows, model, theta)
         curv = _row_curvatures(self._kind, raw, Y)
-        G, g_b = self._end_gradient(run, theta, train, raw)
+        G, g_b = self._end_gradient(run, theta, train)
         sw64 = np.asarray(sw, dtype=np.float64)
         total = float(sw64.sum())
         gain = 0.0

@@ -140,8 +140,9 @@ class _MLPBase(BaseGD):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Training data. A dask array is not gathered: see the user
+            guide, Scaling out.
 
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Target values: class labels, or a binary indicator matrix for
@@ -514,8 +515,9 @@ class GDMLPClassifier(_ClassTargets, ClassifierMixin, _MLPBase):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Training data. A dask array is not gathered: see the user
+            guide, Scaling out.
 
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Class labels.
@@ -541,8 +543,9 @@ class GDMLPClassifier(_ClassTargets, ClassifierMixin, _MLPBase):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Samples. A dask array gives a dask array, computed chunk by
+            chunk where the chunks live.
 
         Returns
         -------
@@ -557,8 +560,9 @@ class GDMLPClassifier(_ClassTargets, ClassifierMixin, _MLPBase):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Samples. A dask array gives a dask array, computed chunk by
+            chunk where the chunks live.
 
         Returns
         -------
@@ -579,8 +583,9 @@ class GDMLPClassifier(_ClassTargets, ClassifierMixin, _MLPBase):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Samples. A dask array gives a dask array, computed chunk by
+            chunk where the chunks live.
 
         Returns
         -------
@@ -870,8 +875,9 @@ class GDMLPRegressor(_RegressionTargets, RegressorMixin, _MLPBase):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Training data. A dask array is not gathered: see the user
+            guide, Scaling out.
 
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Target values.
@@ -892,8 +898,9 @@ class GDMLPRegressor(_RegressionTargets, RegressorMixin, _MLPBase):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Samples. A dask array gives a dask array, computed chunk by
+            chunk where the chunks live.
 
         Returns
         -------

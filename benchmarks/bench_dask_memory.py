@@ -14,9 +14,9 @@ For each fit the table gives the peak growth of this (the client) process's
 resident memory over its value before the fit, sampled every 10 ms in a
 background thread, also as a fraction of ``X.nbytes`` (target: below 0.25);
 the fit time; and the relative coefficient error ``||coef - w|| / ||w||``.
-The client holds a few vectors of ``n_samples`` (``y``, the weights, the
-final predictions), so the fraction grows as ``1 / n_features``: try
-``--n-features 10``.
+``y`` and the weights stay on the workers (checked, encoded and summed
+there), so the fraction does not grow as ``n_features`` falls: try
+``--n-features 10``, where ``y`` alone weighs 0.1 ``X.nbytes``.
 The rows: ``GDRegressor(solver='gd')`` (least squares: the sufficient
 statistics in one pass, then epochs without a pass over ``X``),
 ``GDClassifier(solver='gd', max_iter=20)`` (one map-reduce over the chunks per

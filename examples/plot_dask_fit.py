@@ -8,6 +8,8 @@ gathered into one process: full-batch ``'gd'`` sums each epoch's loss and
 gradient over the chunks where they live, so only parameter-sized arrays
 travel, and for least squares it needs a single pass for its sufficient
 statistics; the mini-batch solvers stream one chunk at a time to the client.
+``y`` stays on the workers too: it is checked and encoded chunk by chunk
+where it lives, and what the fit needs of it is summed there.
 
 This example starts a :class:`~distributed.LocalCluster` of two worker
 processes with 500 MiB of memory each, builds a 600 MB ``X`` lazily with
@@ -154,8 +156,8 @@ print(f"sgd stopped: {sgd.stop_reason_}")
 # Predictions stay on the workers
 # -------------------------------
 # ``predict`` on a dask array returns a dask array, computed chunk by chunk
-# where the chunks live; ``score`` brings only the predictions and ``y`` to
-# the client.
+# where the chunks live; ``score`` sums the squared errors over the chunks,
+# so neither the predictions nor ``y`` come to the client.
 y_pred = gd.predict(X)
 print(f"a dask array: {isinstance(y_pred, da.Array)}, {y_pred.numblocks[0]} chunks")
 print(f"first predictions: {np.round(y_pred[:3].compute(), 3)}")

@@ -14,6 +14,7 @@ import sys
 import time
 import warnings
 from abc import ABCMeta, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -286,13 +287,21 @@ class BaseGD(CallbackSupportMixin, DocLinkMixin, BaseEstimator, metaclass=ABCMet
         (their statistics on reset)."""
 
     @abstractmethod
-    def _score_raw(self, raw: Array, Y: Array, sw: Array) -> float:
-        """Validation score (higher is better) of raw outputs against ``Y``."""
+    def _score_sums(self) -> Callable:
+        """The validation score's sums over rows: a function
+        ``(raw, Y, sw) -> sums`` of a block's raw outputs (picklable: it
+        runs where the rows live)."""
 
     @abstractmethod
-    def _worse_than_constant(self, raw: Array, Y: Array, sw: Array) -> str | None:
-        """How the raw outputs score below the best constant prediction on
-        their own rows (a clause for the warning), or None if they do not."""
+    def _score_value(self, sums, data) -> float:
+        """The validation score (higher is better) from the sums of
+        :meth:`_score_sums` over the rows ``data``."""
+
+    @abstractmethod
+    def _worse_than_constant(self, run, theta, data, raw) -> str | None:
+        """How the model at ``theta`` scores below the best constant
+        prediction on the rows ``data`` (a clause for the warning), or None
+        if it does not; ``raw``, its output when in memory, or None."""
 
     @abstractmethod
     def _pack(self, model: Model, dtype) -> Array:
@@ -323,7 +332,7 @@ class BaseGD(CallbackSupportMixin, DocLinkMixin, BaseEstimator, metaclass=ABCMet
         """The schedule that ``learning_rate='auto'`` stands for."""
         return "constant"
 
-    def _tol_units(self, start: float, Y, sw) -> tuple[float, float]:
+    def _tol_units(self, start: float, data) -> tuple[float, float]:
         """The units of ``tol`` for the training objective and its gradient,
         given the starting objective and the training rows: absolute by
         default."""
@@ -355,6 +364,10 @@ class BaseGD(CallbackSupportMixin, DocLinkMixin, BaseEstimator, metaclass=ABCMet
         of the weights decayed per step) does not carry the unit of a rate
         resolved from the data."""
         return 1.0
+
+    # whether early stopping's split is stratified by class (on dask: within
+    # each chunk; in memory :meth:`_split_validation` says)
+    _stratified = False
 
     def _split_validation(self, Y: Array, rng) -> tuple[Array, Array]:
         n = Y.shape[0]
@@ -405,37 +418,9 @@ class BaseGD(CallbackSupportMixin, DocLinkMixin, BaseEstimator, metaclass=ABCMet
     def _fit_unguarded(self, X, y, sample_weight, incremental, classes):
         self._clock = time.perf_counter()
         continuing = (incremental or self.warm_start) and hasattr(self, "_progress")
-        lazy = is_dask_collection(X)
-        if lazy:
-            from skgd._dask import validate_dask
-
-            X, y, sample_weight = validate_dask(
-                self, X, y, sample_weight, reset=not continuing
-            )
-        else:
-            X, y = validate_data(
-                self,
-                X,
-                y,
-                reset=not continuing,
-                accept_sparse=("csr", "csc"),
-                dtype=(np.float64, np.float32),
-                multi_output=True,
-                y_numeric=self._y_numeric,
-            )
-        if sp.issparse(X):
-            X = X.tocsr()
-        sw = check_sample_weight(sample_weight, X, X.dtype)
-        Y, sw = self._validate_targets(
-            y,
-            sw,
-            X.dtype,
-            reset=not continuing,
-            classes=classes,
-            warm=continuing and not incremental,
-        )
+        data = self._rows(X, y, sample_weight, continuing, incremental, classes)
         if incremental and not continuing and self._first_call_statistics:
-            rows = int(np.count_nonzero(sw))
+            rows = data.positive
             if rows < 2:
                 _warn(
                     f"{type(self).__name__}: the first partial_fit call has {rows} "
@@ -450,17 +435,11 @@ class BaseGD(CallbackSupportMixin, DocLinkMixin, BaseEstimator, metaclass=ABCMet
             progress = self._progress.fork()
         else:
             progress = _Progress({}, check_random_state(self.random_state), 0.0, 0.0)
-        if lazy:
-            from skgd._dask import DaskRows
-
-            data = DaskRows(X, Y, sw)
-        else:
-            data = ArrayRows(X, Y, sw)
         # the held-out rows never inform the data statistics or the start
         train, val = self._train_val_split(data, progress, incremental)
         model = self._make_model(train, reset=not continuing)
         if continuing:
-            theta = self._resume_theta(model, progress, X.dtype)
+            theta = self._resume_theta(model, progress, data.dtype)
         else:
             theta = self._initial_theta(model, train, progress.rng, incremental)
 
@@ -476,9 +455,7 @@ class BaseGD(CallbackSupportMixin, DocLinkMixin, BaseEstimator, metaclass=ABCMet
             progress.opt_state = fresh
         if not continuing:
             progress.loss_ref, start = _reference_loss(run, theta, train)
-            progress.loss_unit, progress.grad_unit = self._tol_units(
-                start, train.Y, train.sw
-            )
+            progress.loss_unit, progress.grad_unit = self._tol_units(start, train)
         if not incremental:
             # each fit call watches its own plateaus: a warm start begins at the
             # rate it is given, not at the one a past plateau cut it to
@@ -520,6 +497,34 @@ class BaseGD(CallbackSupportMixin, DocLinkMixin, BaseEstimator, metaclass=ABCMet
         del self._clock
         return interrupted
 
+    def _rows(self, X, y, sample_weight, continuing, incremental, classes):
+        """The training rows, checked and encoded: in memory, or where a
+        dask array's chunks live."""
+        reset, warm = not continuing, continuing and not incremental
+        if is_dask_collection(X):
+            from skgd._dask import dask_rows
+
+            return dask_rows(
+                self, X, y, sample_weight, reset=reset, classes=classes, warm=warm
+            )
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            reset=reset,
+            accept_sparse=("csr", "csc"),
+            dtype=(np.float64, np.float32),
+            multi_output=True,
+            y_numeric=self._y_numeric,
+        )
+        if sp.issparse(X):
+            X = X.tocsr()
+        sw = check_sample_weight(sample_weight, X, X.dtype)
+        Y, sw = self._validate_targets(
+            y, sw, X.dtype, reset=reset, classes=classes, warm=warm
+        )
+        return ArrayRows(X, Y, sw)
+
     def _fitted_arrays(self, model, theta) -> dict[str, Any]:
         """The fitted attributes of ``theta`` (what ``_unpack`` writes), for
         a callback's copy of the estimator; this one is left as it is."""
@@ -547,11 +552,16 @@ class BaseGD(CallbackSupportMixin, DocLinkMixin, BaseEstimator, metaclass=ABCMet
     def _train_val_split(self, data, progress, incremental):
         if not self.early_stopping or incremental:
             return data, None
-        sw = data.sw
-        tr, va = self._split_validation(data.Y, progress.rng)
+        if data.local:
+            tr, va = self._split_validation(data.Y, progress.rng)
+            train, val = data.subset(tr), data.subset(va)
+        else:
+            # a share of every chunk, where it lives
+            train, val = data.split(
+                self.validation_fraction, progress.rng, self._stratified
+            )
         # rows of weight 0 neither train nor score
-        n_val = int(np.count_nonzero(sw[va] > 0))
-        n_train = int(np.count_nonzero(sw[tr] > 0))
+        n_val, n_train = val.positive, train.positive
         if n_val < 2 or n_train < 1:
             raise ValueError(
                 f"early_stopping with validation_fraction={self.validation_fraction} "
@@ -560,10 +570,10 @@ class BaseGD(CallbackSupportMixin, DocLinkMixin, BaseEstimator, metaclass=ABCMet
                 "samples are needed to score and 1 to train. Use more data, a "
                 "larger validation_fraction, or early_stopping=False."
             )
-        return data.subset(tr), data.subset(va)
+        return train, val
 
     def _make_run(self, model, theta, data, progress, continuing, incremental) -> _Run:
-        n, sw = data.shape[0], data.sw
+        n = data.shape[0]
         full_batch = self.solver in FULL_BATCH_SOLVERS
         if full_batch:
             batch_size = n
@@ -593,7 +603,7 @@ class BaseGD(CallbackSupportMixin, DocLinkMixin, BaseEstimator, metaclass=ABCMet
         # the rate of the new parameters)
         key: tuple = (repr(params),)
         if full_batch and incremental:
-            key += (data.shape, float(sw.sum()), data.full_sum(column_sums))
+            key += (data.shape, data.weight, data.full_sum(column_sums))
         old = progress.rate_key
         stale = not (continuing and incremental) or not _same_key(key, old)
         if stale:
@@ -721,10 +731,12 @@ class BaseGD(CallbackSupportMixin, DocLinkMixin, BaseEstimator, metaclass=ABCMet
         curves["grad_norm_curve_"].append(grad_norm)
         improved = False
         if val is not None:
-            raw = val.map_rows(forward_rows, run.model, theta)
-            score = self._score_raw(raw, val.Y, val.sw)
+            sums, val_loss = output_sum(
+                val, _scored, run.model, theta, self._score_sums(), run.loss, val.total
+            )
+            score = self._score_value(sums, val)
             curves["validation_scores_"].append(score)
-            curves["validation_loss_curve_"].append(run.loss(raw, val.Y, val.sw)[0])
+            curves["validation_loss_curve_"].append(val_loss)
             metric, improved = score, score > progress.best_score
         else:
             metric = -loss
@@ -780,18 +792,18 @@ class BaseGD(CallbackSupportMixin, DocLinkMixin, BaseEstimator, metaclass=ABCMet
         n, weight = data.shape[0], float(data.total)
         if run.full_batch:
             # one step on all rows: a full-batch sum, wherever they live
-            batches: Any = [(None, None, data.sw)]
+            batches: Any = [(None, None, None)]
         else:
             batches = data.batches(run.batch_size, self.shuffle, progress.rng)
         for X_b, Y_b, sw_b in batches:
-            w = float(sw_b.sum())
+            w = weight if sw_b is None else float(sw_b.sum())
             if not w > 0:
                 continue  # a batch of zero-weight rows carries no gradient
             # b rows stand for the share b / n of the data: normalizing by that
             # share of the weight, not by the batch's own weight (a ratio
             # estimator, biased when weights vary), keeps the batch gradient
             # an unbiased estimate of the full one; without weights both are b
-            b = sw_b.shape[0]
+            b = n if sw_b is None else sw_b.shape[0]
             total = None if b == n else weight * b / n
             point = optimizer.lookahead(theta, state)
             if run.stats is not None:
@@ -882,9 +894,7 @@ class BaseGD(CallbackSupportMixin, DocLinkMixin, BaseEstimator, metaclass=ABCMet
         """Warn when ``fit`` returns a model that does worse on the rows given
         (all those passed to ``fit``) than the best constant prediction;
         ``raw`` is the output at ``theta``, or None."""
-        if raw is None:
-            raw = train.map_rows(forward_rows, run.model, theta)
-        shortfall = self._worse_than_constant(raw, train.Y, train.sw.astype(np.float64))
+        shortfall = self._worse_than_constant(run, theta, train, raw)
         if shortfall is None:
             return
         _warn(
@@ -1074,6 +1084,33 @@ def forward_rows(X: Any, Y: Array, sw: Array, model, theta) -> Array:
     return model.forward(theta, X)[0]
 
 
+def output_sum(data, fn: Callable, model, theta: Array, *args: Any, raw=None) -> Any:
+    """``fn(raw, Y, sw, *args)`` summed over the blocks of ``data``, ``raw``
+    the block's output at ``theta``; the whole output ``raw``, when in memory,
+    spares the forward pass."""
+    if raw is not None:
+        return fn(raw, data.Y, data.sw, *args)
+    return data.full_sum(_on_output, fn, model, theta, args)
+
+
+def _on_output(X: Any, Y: Array, sw: Array, fn, model, theta, args) -> Any:
+    return fn(model.forward(theta, X)[0], Y, sw, *args)
+
+
+def _loss_value(raw: Array, Y: Array, sw: Array, loss, total) -> float:
+    return loss(raw, Y, sw, total)[0]
+
+
+def _null_loss(raw: Array, Y: Array, sw: Array, loss, total) -> float:
+    """The loss of the all-zero output."""
+    return loss(np.zeros_like(raw), Y, sw, total)[0]
+
+
+def _scored(raw: Array, Y: Array, sw: Array, score_sums, loss, total) -> tuple:
+    """The validation score's sums and the loss of a block."""
+    return score_sums(raw, Y, sw), loss(raw, Y, sw, total)[0]
+
+
 def _same_key(a: tuple, b: tuple | None) -> bool:
     if b is None or len(a) != len(b):
         return False
@@ -1100,8 +1137,12 @@ def _objective(run: _Run, theta: Array, data) -> tuple[float, Array]:
     output it was computed from."""
     if run.stats is not None:
         return run.stats.value(theta) + run.penalty.value(theta), None
-    raw = data.map_rows(forward_rows, run.model, theta)
-    return run.loss(raw, data.Y, data.sw)[0] + run.penalty.value(theta), raw
+    # in memory the output is kept: the end-of-fit checks score it again
+    raw = data.map_rows(forward_rows, run.model, theta) if data.local else None
+    value = output_sum(
+        data, _loss_value, run.model, theta, run.loss, data.total, raw=raw
+    )
+    return value + run.penalty.value(theta), raw
 
 
 def _reference_loss(run: _Run, theta: Array, data) -> tuple[float, float]:
@@ -1110,8 +1151,9 @@ def _reference_loss(run: _Run, theta: Array, data) -> tuple[float, float]:
         start = run.stats.value(theta) + run.penalty.value(theta)
         null = run.stats.null_value()
     else:
-        raw = data.map_rows(forward_rows, run.model, theta)
-        start = run.loss(raw, data.Y, data.sw)[0] + run.penalty.value(theta)
-        null = run.loss(np.zeros_like(raw), data.Y, data.sw)[0]
+        start, raw = _objective(run, theta, data)
+        null = output_sum(
+            data, _null_loss, run.model, theta, run.loss, data.total, raw=raw
+        )
     ref = max(start, null)
     return (ref if np.isfinite(ref) and ref > 0 else 1.0), start

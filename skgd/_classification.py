@@ -9,6 +9,9 @@ itself for multilabel targets. A column's raw output is a logit or a
 margin, positive for the class (label) it stands for.
 """
 
+import functools
+from collections import Counter
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.model_selection import train_test_split
@@ -21,7 +24,8 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import column_or_1d
 
-from skgd._base import _warn
+from skgd._base import _warn, output_sum
+from skgd._data import is_dask_collection, target_stats
 from skgd._validation import rescale_weights
 
 
@@ -117,6 +121,21 @@ class _ClassTargets:
         """The sample weights times the class weights."""
         if codes is None:
             raise ValueError("class_weight is not supported for multilabel y.")
+        # in float64, each factor brought near 1 first: extreme class
+        # weights neither overflow nor underflow (only ratios matter)
+        sw64 = rescale_weights(sw.astype(np.float64), np.float64)
+        sw64 = sw64 * self._class_weight_vector(y, sw64)[codes]
+        sw = rescale_weights(sw64, dtype).astype(dtype, copy=False)
+        if not sw.sum() > 0:
+            raise ValueError(
+                "class_weight and sample_weight give every sample weight 0."
+            )
+        return sw
+
+    def _class_weight_vector(self, y, sw64):
+        """The weight of each of ``classes_`` (brought near 1), for the
+        labels ``y`` of weights ``sw64``: the same from the distinct labels
+        and their summed weights."""
         if isinstance(self.class_weight, dict):
             bad = {
                 k: w
@@ -127,9 +146,6 @@ class _ClassTargets:
                 raise ValueError(
                     f"class_weight must hold finite, non-negative weights; got {bad!r}."
                 )
-        # in float64, each factor brought near 1 first: extreme class
-        # weights neither overflow nor underflow (only ratios matter)
-        sw64 = rescale_weights(sw.astype(np.float64), np.float64)
         # the weights of all of classes_, as SGDClassifier's: a chunk of
         # partial_fit lacking a class named in the dict is no error
         # (with sample weights, 'balanced' balances the weighted classes,
@@ -139,14 +155,8 @@ class _ClassTargets:
             classes=self.classes_,
             y=y,
             sample_weight=sw64 if self.class_weight == "balanced" else None,
-        )[codes]
-        sw64 = sw64 * rescale_weights(cw, np.float64)
-        sw = rescale_weights(sw64, dtype).astype(dtype, copy=False)
-        if not sw.sum() > 0:
-            raise ValueError(
-                "class_weight and sample_weight give every sample weight 0."
-            )
-        return sw
+        )
+        return rescale_weights(cw, np.float64)
 
     def _set_classes(self, y, classes, multilabel):
         lb = LabelBinarizer()
@@ -199,21 +209,58 @@ class _ClassTargets:
         )
         return super()._split_validation(Y, rng)
 
-    def _score_raw(self, raw, Y, sw):
-        if self._one_hot:
-            correct = np.argmax(raw, axis=1) == np.argmax(Y, axis=1)
-        else:
-            correct = np.all((raw > 0) == (Y > 0.5), axis=1)
-        return float(np.average(correct, weights=sw))
+    def score(self, X, y, sample_weight=None):
+        """Return the mean accuracy of the predictions.
 
-    def _null_score(self, Y, sw):
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Test samples. On a dask array the counts are taken chunk by
+            chunk where the chunks live (``y`` and ``sample_weight`` may be
+            dask arrays too).
+        y : {array-like, dask array} of shape (n_samples,) or (n_samples, n_outputs)
+            True labels for ``X``.
+        sample_weight : {array-like, dask array} of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            The weighted share of samples whose predicted label (for
+            multilabel targets: whose whole label set) is right.
+        """
+        if is_dask_collection(X):
+            from skgd._dask import score_blockwise
+
+            return score_blockwise(self, X, y, sample_weight, "accuracy")
+        return super().score(X, y, sample_weight=sample_weight)
+
+    @property
+    def _stratified(self):
+        return not self._multilabel
+
+    def _score_sums(self):
+        return functools.partial(_correct_weight, one_hot=self._one_hot)
+
+    def _score_value(self, sums, data):
+        return float(sums / data.weight)
+
+    def _null_score(self, data):
         # the best constant prediction is the most frequent row of Y: the
         # majority class, or the most frequent label set (weights included)
-        _, row = np.unique(Y > 0.5, axis=0, return_inverse=True)
-        return float(np.bincount(row.ravel(), weights=sw).max() / sw.sum())
+        if self._one_hot:
+            top = float(np.max(target_stats(data).mean))
+        elif not self._multilabel:
+            p = float(target_stats(data).mean[0])
+            top = max(p, 1.0 - p)
+        else:
+            counts = data.target_sum(_label_set_weights)
+            top = max(counts.values()) / data.weight
+        return top
 
-    def _worse_than_constant(self, raw, Y, sw):
-        score, null = self._score_raw(raw, Y, sw), self._null_score(Y, sw)
+    def _worse_than_constant(self, run, theta, data, raw):
+        sums = output_sum(data, self._score_sums(), run.model, theta, raw=raw)
+        score, null = self._score_value(sums, data), self._null_score(data)
         # the tolerance absorbs the summation order of two equal weighted sums
         if score >= null - 1e-9:
             return None
@@ -222,6 +269,24 @@ class _ClassTargets:
             f"the training accuracy {score:.4g} is below the {null:.4g} of always "
             f"predicting the most frequent {what}"
         )
+
+
+def _correct_weight(raw, Y, sw, *, one_hot: bool) -> float:
+    """The weight of the rows whose labels the raw outputs get right."""
+    if one_hot:
+        correct = np.argmax(raw, axis=1) == np.argmax(Y, axis=1)
+    else:
+        correct = np.all((raw > 0) == (Y > 0.5), axis=1)
+    return float(np.dot(correct, np.asarray(sw, dtype=np.float64)))
+
+
+def _label_set_weights(Y, sw) -> Counter:
+    """The summed weight of each distinct row of labels."""
+    rows, inverse = np.unique(Y > 0.5, axis=0, return_inverse=True)
+    weights = np.bincount(inverse.ravel(), weights=np.asarray(sw, np.float64))
+    return Counter(
+        {r.tobytes(): w for r, w in zip(rows, weights, strict=True) if w > 0}
+    )
 
 
 def _known_codes(y, classes):

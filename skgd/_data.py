@@ -6,8 +6,10 @@ dask arrays, chosen once per fit) for two things: mini-batches of rows, and
 full-batch sums ``sum over blocks of fn(X_block, Y_block, sw_block, ...)``
 of functions whose results are parameter-sized (a gradient, a Gram matrix,
 a loss). In memory there is one block, the whole array; on dask every chunk
-is a block, summed where it lives. The targets ``Y`` and weights ``sw``
-(``n x k``, small next to ``X``) are kept in memory by both.
+is a block, summed where it lives. The encoded targets ``Y`` and the
+weights ``sw`` live with their rows too: what the fit needs of them alone
+(their weighted means and spreads, the weight) are sums over the same
+blocks, :meth:`ArrayRows.target_sum` and :func:`target_stats`.
 
 Full-batch sums from sufficient statistics instead of passes over the rows.
 
@@ -19,7 +21,9 @@ weighted second moments of the standardized data, computed once in one pass:
 number of rows, the identity behind ``ElasticNet(precompute=True)``.
 """
 
+import operator
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,9 +32,9 @@ import scipy.sparse as sp
 Array = np.ndarray
 
 
-def combine(parts: list[Any], op: Callable = np.add) -> Any:
+def combine(parts: list[Any], op: Callable = operator.add) -> Any:
     """Reduce blocks' results elementwise with ``op``: numbers, arrays,
-    or tuples of them."""
+    counters, or tuples of them."""
     out = parts[0]
     for part in parts[1:]:
         if isinstance(out, tuple):
@@ -55,8 +59,18 @@ class ArrayRows:
     - ``subset(rows)``, ``take(rows)``, ``reweighted(w)``: other rows or
       weights, as a data object of the same kind (``take``: in memory).
 
-    ``total`` is the sum of the weights, in the weights' dtype.
+    - ``target_sum(fn, *args)``: ``fn(Y, sw, *args)`` summed over the
+      blocks, without reading ``X``;
+    - ``reweighted_by(fn, *args)``: the rows with the weights
+      ``fn(X, Y, sw, *args)`` of each block.
+
+    ``total`` is the sum of the weights in the weights' dtype, ``weight`` the
+    same in float64; ``positive`` counts the rows of positive weight,
+    ``n_targets`` the columns of ``Y``. ``local``: the rows are in this
+    process (``map_rows`` and ``Y`` can be used as arrays).
     """
+
+    local = True
 
     def __init__(self, X: Any, Y: Array, sw: Array) -> None:
         self.X, self.Y, self.sw = X, Y, sw
@@ -64,7 +78,11 @@ class ArrayRows:
         self.dtype = X.dtype
         self.sparse = sp.issparse(X)
         self.nnz = X.nnz if self.sparse else X.shape[0] * X.shape[1]
+        self.n_targets = Y.shape[1]
         self.total = sw.sum()
+        self.weight = float(np.sum(sw, dtype=np.float64))
+        self.positive = int(np.count_nonzero(sw))
+        self.stats: TargetStats | None = None
 
     def batches(self, batch_size: int, shuffle: bool, rng) -> Iterator[tuple]:
         n = self.shape[0]
@@ -90,16 +108,55 @@ class ArrayRows:
     # one block: its sum, its maximum and its rows are fn's value itself
     full_max = map_rows = full_sum
 
-    def head(self, rows: int) -> Any:
-        return self.X[:rows]
+    def target_sum(self, fn: Callable, *args: Any) -> Any:
+        return fn(self.Y, self.sw, *args)
+
+    def head(self, rows: int) -> tuple[Any, Array]:
+        """The first rows of ``X`` and of ``Y``."""
+        return self.X[:rows], self.Y[:rows]
 
     def subset(self, rows: Array) -> "ArrayRows":
         return ArrayRows(self.X[rows], self.Y[rows], self.sw[rows])
 
     take = subset  # already in memory
 
-    def reweighted(self, sw: Array) -> "ArrayRows":
-        return ArrayRows(self.X, self.Y, sw)
+    def reweighted_by(self, fn: Callable, *args: Any) -> "ArrayRows":
+        return ArrayRows(self.X, self.Y, fn(self.X, self.Y, self.sw, *args))
+
+
+@dataclass
+class TargetStats:
+    """The weighted statistics of the targets that the fit needs: the sum
+    of the weights, and per column of ``Y`` the weighted mean, variance and
+    mean square (float64)."""
+
+    total: float
+    mean: Array
+    var: Array
+    mean_sq: Array
+
+
+def _first_sums(Y: Array, sw: Array) -> tuple[float, Array]:
+    w = np.asarray(sw, dtype=np.float64)
+    return w.sum(), np.multiply(Y, w[:, None], dtype=np.float64).sum(axis=0)
+
+
+def _second_sums(Y: Array, sw: Array, mean: Array) -> tuple[Array, Array]:
+    w = np.asarray(sw, dtype=np.float64)[:, None]
+    centered = (Y - mean) ** 2 * w
+    return centered.sum(axis=0), (np.square(Y, dtype=np.float64) * w).sum(axis=0)
+
+
+def target_stats(data: Any) -> TargetStats:
+    """The targets' weighted statistics of the rows ``data`` (two passes
+    over ``Y`` and ``sw``, none over ``X``; kept on ``data``): the mean
+    first, then the spread around it, as ``np.average`` twice."""
+    if data.stats is None:
+        total, first = data.target_sum(_first_sums)
+        mean = first / total
+        second, square = data.target_sum(_second_sums, mean)
+        data.stats = TargetStats(total, mean, second / total, square / total)
+    return data.stats
 
 
 def is_dask_collection(X: Any) -> bool:

@@ -8,14 +8,13 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
 
-from skgd._base import _warn
+from skgd._base import _warn, output_sum
 from skgd._dask import blockwise
-from skgd._data import LeastSquaresStats
+from skgd._data import LeastSquaresStats, target_stats
 from skgd._docstrings import fill_doc
 from skgd._linear_base import (
     _LinearBase,
     _targets_clause,
-    _variances,
 )
 from skgd._losses import huber, squared_error
 from skgd._optimizers import ADAPTIVE_SOLVERS
@@ -365,10 +364,10 @@ class GDRegressor(_RegressionTargets, RegressorMixin, _LinearBase):
             Training data. Sparse CSR/CSC input stays sparse; a dask array is
             not gathered (see the user guide, Scaling out).
 
-        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        y : {array-like, dask array} of shape (n_samples,) or (n_samples, n_targets)
             Target values.
 
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : {array-like, dask array} of shape (n_samples,), default=None
             Non-negative weights; a weight of 2 counts a row twice.
 
         Returns
@@ -391,10 +390,10 @@ class GDRegressor(_RegressionTargets, RegressorMixin, _LinearBase):
             Training data. A dask array is not gathered: see the user
             guide, Scaling out.
 
-        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        y : {array-like, dask array} of shape (n_samples,) or (n_samples, n_targets)
             Target values.
 
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : {array-like, dask array} of shape (n_samples,), default=None
             Non-negative weights.
 
         Returns
@@ -439,18 +438,18 @@ class GDRegressor(_RegressionTargets, RegressorMixin, _LinearBase):
             return partial(huber, epsilon=float(self.huber_epsilon))
         return squared_error
 
-    def _output_scale(self, Y, sw):
+    def _output_scale(self, data):
         # per-target weighted deviations (root mean squares without
         # intercept, whose targets are not centered; 1 for a zero target)
-        Yc = Y - np.average(Y, 0, sw) if self.fit_intercept else Y
-        y_std = np.sqrt(np.average(Yc**2, 0, sw))
+        stats = target_stats(data)
+        y_std = np.sqrt(stats.var if self.fit_intercept else stats.mean_sq)
         self._y_std = np.where(y_std > 0, y_std, 1.0).astype(np.float64)
         # the adaptive rules move every coordinate by about the rate: in
         # units of each target's deviation that step suits every target
         return self._y_std if self.solver in ADAPTIVE_SOLVERS else None
 
-    def _start_intercept(self, Y, sw, incremental=False):
-        return np.average(Y, axis=0, weights=sw)
+    def _start_intercept(self, data, incremental=False):
+        return target_stats(data).mean
 
     def _rate_unit(self):
         # in units of the targets' deviations when preconditioned
@@ -513,10 +512,10 @@ class GDRegressor(_RegressionTargets, RegressorMixin, _LinearBase):
         shares = self._certified_shares(run, theta)
         return None if shares is None else float(np.max(shares))
 
-    def _tol_units(self, start, Y, sw):
+    def _tol_units(self, start, data):
         # the best constant's objective, var(y) / 2 (summed over targets): tol
         # is relative to it (a share of R²), and the gradient's to std(y)
-        unit = 0.5 * float(np.sum(_variances(Y, sw)))
+        unit = 0.5 * float(np.sum(target_stats(data).var))
         if not (np.isfinite(unit) and unit > 0):
             return 1.0, 1.0
         grad_unit = float(np.sqrt(2.0 * unit))
@@ -535,11 +534,11 @@ class GDRegressor(_RegressionTargets, RegressorMixin, _LinearBase):
             return 1.0 / float(self._y_std.mean())
         return 1.0
 
-    def _gain_shares(self, gain, run, Y, sw):
+    def _gain_shares(self, gain, run, data):
         if self.loss != "squared_error":
-            return super()._gain_shares(gain, run, Y, sw)
+            return super()._gain_shares(gain, run, data)
         # least squares: per target, a share of its variance (of R²)
-        var = _variances(Y, sw)
+        var = target_stats(data).var
         return gain / np.maximum(var / 2, np.finfo(np.float64).tiny)
 
     def _shortfall_clause(self, bad, shown, n_targets):
@@ -551,21 +550,20 @@ class GDRegressor(_RegressionTargets, RegressorMixin, _LinearBase):
             "full gradient at the end proves it)"
         )
 
-    def _check_huber_threshold(self, raw, Y, sw):
+    def _check_huber_threshold(self, run, theta, data, raw):
         """Warn when nearly every residual lies beyond ``huber_epsilon``: the
         Huber loss is then the absolute error scaled by it, whose gradient
         (at most ``huber_epsilon``) is tiny next to the residuals, so that
         gradient steps approach the optimum very slowly and the end-of-fit
         bounds, built on the curvature, cannot see how far it is."""
         eps = float(self.huber_epsilon)
-        r = np.abs(np.asarray(raw, dtype=np.float64) - Y)
-        w = np.asarray(sw, dtype=np.float64)
-        beyond = float(np.average(np.mean(r > eps, axis=1), weights=w))
+        beyond, size = output_sum(data, _beyond, run.model, theta, eps, raw=raw)
+        beyond, size = beyond / data.weight, size / data.weight
         if beyond < _HUBER_BEYOND:
             return
         _warn(
             f"{type(self).__name__}: {beyond:.0%} of the residuals exceed "
-            f"huber_epsilon={eps:.3g} (their median is {np.median(r):.3g}): the "
+            f"huber_epsilon={eps:.3g} (their mean size is {size:.3g}): the "
             "Huber loss is then nearly the absolute error, whose optimum gradient "
             "steps approach very slowly, and the fit may have stopped far from "
             "it. Set huber_epsilon (in the unit of y) near the scale of the "
@@ -574,13 +572,13 @@ class GDRegressor(_RegressionTargets, RegressorMixin, _LinearBase):
             ConvergenceWarning,
         )
 
-    def _worse_than_constant(self, raw, Y, sw):
+    def _worse_than_constant(self, run, theta, data, raw):
         if self.loss != "squared_error":
             # a robust fit may trail the mean in squared error: its own
             # objective is checked against the start (the mean) instead
-            self._check_huber_threshold(raw, Y, sw)
+            self._check_huber_threshold(run, theta, data, raw)
             return None
-        return super()._worse_than_constant(raw, Y, sw)
+        return super()._worse_than_constant(run, theta, data, raw)
 
     def _unpack(self, model, theta):
         super()._unpack(model, theta)
@@ -591,3 +589,11 @@ class GDRegressor(_RegressionTargets, RegressorMixin, _LinearBase):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+
+
+def _beyond(raw, Y, sw, eps: float) -> tuple[float, float]:
+    """The weighted share of the residuals beyond ``eps`` (per row: the
+    mean over targets) and their weighted mean size, as sums."""
+    r = np.abs(np.asarray(raw, dtype=np.float64) - Y)
+    w = np.asarray(sw, dtype=np.float64)
+    return float(np.dot(w, np.mean(r > eps, axis=1))), float(np.dot(w, r.mean(1)))

@@ -19,6 +19,7 @@ layout of ``coef_`` live here, behind a few hooks:
 import numpy as np
 
 from skgd._base import BaseGD, column_sums, expected_smoothness, value_and_grad
+from skgd._data import target_stats
 from skgd._models import (
     LinearModel,
     moments,
@@ -76,11 +77,11 @@ class _LinearBase(BaseGD):
     def _closed_form_intercept(self) -> bool:
         return False
 
-    def _output_scale(self, Y, sw) -> np.ndarray | None:
+    def _output_scale(self, data) -> np.ndarray | None:
         return None
 
-    def _start_intercept(self, Y, sw, incremental=False) -> np.ndarray:
-        return np.zeros(Y.shape[1])
+    def _start_intercept(self, data, incremental=False) -> np.ndarray:
+        return np.zeros(data.n_targets)
 
     def _loss_curvature(self) -> float:
         return 1.0
@@ -110,7 +111,7 @@ class _LinearBase(BaseGD):
             whiten = None  # a warm start switched to an L1 penalty
         model = LinearModel(
             data.shape[1],
-            data.Y.shape[1],
+            data.n_targets,
             self.fit_intercept,
             self._x_mean,
             self._x_scale,
@@ -135,7 +136,7 @@ class _LinearBase(BaseGD):
         preconditioner, the Gram matrix (least squares: with the targets,
         its sufficient statistics)."""
         mean = scale = out = whiten = gram = gram_y_mean = None
-        out_scale = self._output_scale(data.Y, data.sw)
+        out_scale = self._output_scale(data)
         exact = self._closed_form_intercept
         if self.precondition:
             full = self._can_whiten(data)
@@ -157,7 +158,7 @@ class _LinearBase(BaseGD):
         elif gram is not None:
             # the key's column sums are the moments' means times the weight:
             # no extra pass (later calls compare to 1e-12)
-            d, total = data.shape[1], float(np.sum(data.sw, dtype=np.float64))
+            d, total = data.shape[1], data.weight
             raw_y = gram_y_mean if self.fit_intercept else gram[d, d + 1 :]
             self._stats_key = (data.shape, total, mean * total, raw_y * total)
         else:
@@ -187,14 +188,14 @@ class _LinearBase(BaseGD):
             and not data.sparse
             and not self._strengths().l1
             and d <= _MAX_WHITEN
-            and d < np.count_nonzero(data.sw)
+            and d < data.positive
         )
 
     def _initial_theta(self, model, data, rng, incremental=False):
         theta = model.init(rng, data.dtype)
         if self.fit_intercept:
             # starting at the best constant removes the intercept's slow mode
-            b0 = self._start_intercept(data.Y, data.sw, incremental)
+            b0 = self._start_intercept(data, incremental)
             theta[model.n_penalized :] = model.intercept_at(b0, data.dtype)
         return theta
 
@@ -204,7 +205,7 @@ class _LinearBase(BaseGD):
         if self.solver in ADAPTIVE_SOLVERS:
             # a step of about the rate per coordinate
             return _ADAPTIVE_AUTO_LR[self.solver] * self._rate_unit()
-        n, b = int(np.count_nonzero(data.sw)), batch_size
+        n, b = data.positive, batch_size
         L, L_max = model.curvature(data, penalty.l2, row_max=b < n)
         # the loss's second derivative in the raw output is at most c, so its
         # Hessian is at most c times that of least squares; curvature()
@@ -246,10 +247,11 @@ class _LinearBase(BaseGD):
         None (least squares overrides it)."""
         return None
 
-    def _constant_loss(self, Y, sw, dtype) -> float:
-        """The mean loss of the best constant model (the start), on these rows."""
-        const = np.broadcast_to(self._start_intercept(Y, sw), Y.shape)
-        return float(self._loss()(np.array(const, dtype=dtype), Y, sw)[0])
+    def _constant_loss(self, data, dtype) -> float:
+        """The mean loss of the best constant model (the start), on the rows
+        ``data``."""
+        const = np.asarray(self._start_intercept(data), dtype=dtype)
+        return float(data.target_sum(_constant_block, const, self._loss(), data.total))
 
     def _shortfall(self, run, theta, train, raw):
         # the loss's second derivative is at most c, so its Hessian is at
@@ -259,19 +261,18 @@ class _LinearBase(BaseGD):
         # squares, c = 1, it is exact with the intercept at its closed form)
         if not self.precondition or run.penalty.l1:
             return None
-        Y = train.Y
         share = self._certified_shares(run, theta)
         if share is None:
             gain = self._provable_gain(run, theta, train)
             if gain is None:
                 return None
-            share = self._gain_shares(gain, run, Y, train.sw)
+            share = self._gain_shares(gain, run, train)
         bad = np.flatnonzero(share > _R2_SLACK)
         if not bad.size:
             return None
         # rounded down: the number is a bound, and must stay one when printed
         shown = np.floor(share / _decade(share) * 100) * _decade(share) / 100
-        return self._shortfall_clause(bad, shown, Y.shape[1])
+        return self._shortfall_clause(bad, shown, train.n_targets)
 
     def _provable_gain(self, run, theta, train):
         """Per output, a decrease of the objective that one step provably
@@ -325,10 +326,10 @@ class _LinearBase(BaseGD):
         # the intercepts' block when they are optimized (off their closed form)
         return H if model.fit_intercept and not model.fixed_intercept else H[:d, :d]
 
-    def _gain_shares(self, gain, run, Y, sw):
+    def _gain_shares(self, gain, run, data):
         """The provable gains as shares of the unit the warning speaks in:
         by default, all outputs together, of the best constant's objective."""
-        null = self._constant_loss(Y, sw, np.float64)
+        null = self._constant_loss(data, np.float64)
         return np.array([float(np.sum(gain)) / max(null, np.finfo(np.float64).tiny)])
 
     def _shortfall_clause(self, bad, shown, n_targets):
@@ -350,12 +351,12 @@ class _LinearBase(BaseGD):
 def _data_key(data) -> tuple:
     """What identifies the training rows: their count, weight sum and the
     weighted column sums of ``X`` and ``Y`` (one pass over ``X``)."""
-    sw64 = np.asarray(data.sw, dtype=np.float64)
+    stats = target_stats(data)
     return (
         data.shape,
-        float(sw64.sum()),
+        data.weight,
         data.full_sum(column_sums).astype(np.float64),
-        data.Y.T.astype(np.float64) @ sw64,
+        stats.mean * stats.total,
     )
 
 
@@ -377,10 +378,10 @@ def _half_inverse_norm(H: np.ndarray, G: np.ndarray) -> np.ndarray:
     return 0.5 * np.sum(proj**2 / w[keep][:, None], axis=0)
 
 
-def _variances(Y, sw) -> np.ndarray:
-    """The weighted variance of each target (R²'s denominator)."""
-    sw64 = np.asarray(sw, dtype=np.float64)
-    return np.average((Y - np.average(Y, 0, sw64)) ** 2, 0, sw64)
+def _constant_block(Y, sw, const, loss, total) -> float:
+    """The loss of the constant output ``const`` on these rows."""
+    raw = np.broadcast_to(const, Y.shape)
+    return loss(np.array(raw), Y, sw, total)[0]
 
 
 def _targets_clause(bad, values, n_targets: int, fmt: str) -> tuple[str, str]:

@@ -8,9 +8,10 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
 
-from skgd._base import forward_rows
+from skgd._base import _loss_value, output_sum
 from skgd._classification import _ClassTargets
 from skgd._dask import blockwise
+from skgd._data import target_stats
 from skgd._docstrings import fill_doc
 from skgd._linear_base import _HESSIAN_FLOPS, _half_inverse_norm, _LinearBase
 from skgd._losses import binary_log_loss, log_loss, squared_hinge
@@ -318,10 +319,10 @@ class GDClassifier(_ClassTargets, ClassifierMixin, _LinearBase):
             Training data. Sparse CSR/CSC input stays sparse; a dask array is
             not gathered (see the user guide, Scaling out).
 
-        y : array-like of shape (n_samples,)
+        y : {array-like, dask array} of shape (n_samples,)
             Class labels (numbers or strings).
 
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : {array-like, dask array} of shape (n_samples,), default=None
             Non-negative weights; a weight of 2 counts a row twice.
 
         Returns
@@ -341,14 +342,14 @@ class GDClassifier(_ClassTargets, ClassifierMixin, _LinearBase):
             Training data. A dask array is not gathered: see the user
             guide, Scaling out.
 
-        y : array-like of shape (n_samples,)
+        y : {array-like, dask array} of shape (n_samples,)
             Class labels.
 
         classes : array-like of shape (n_classes,), default=None
             All the classes that can appear in ``y``. Required on the first
             call; on later calls it may be passed again and must be the same.
 
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : {array-like, dask array} of shape (n_samples,), default=None
             Non-negative weights.
 
         Returns
@@ -470,14 +471,14 @@ class GDClassifier(_ClassTargets, ClassifierMixin, _LinearBase):
     def _loss_curvature(self):
         return _CURVATURE[self._kind]
 
-    def _start_intercept(self, Y, sw, incremental=False):
+    def _start_intercept(self, data, incremental=False):
         # the best constant model: the log-odds (softmax: the centered log)
         # of the weighted class prior, or 2 p - 1 for each squared hinge. A
         # first partial_fit chunk does not tell the stream's prior (one row
         # per call, a stream sorted by class): it starts at 0, as SGDClassifier
         if incremental:
-            return np.zeros(Y.shape[1])
-        p = np.average(Y, axis=0, weights=np.asarray(sw, dtype=np.float64))
+            return np.zeros(data.n_targets)
+        p = target_stats(data).mean
         if self._kind == "squared_hinge":
             return 2.0 * p - 1.0
         p = np.clip(p, _PRIOR_FLOOR, 1.0 - _PRIOR_FLOOR)
@@ -507,29 +508,22 @@ class GDClassifier(_ClassTargets, ClassifierMixin, _LinearBase):
         rows weighted by their curvature, block-diagonal over the softmax's
         classes), as a share of the best constant's objective."""
         model, penalty = run.model, run.penalty
-        Y, sw = train.Y, train.sw
         if train.shape[0] * model.n_features**2 * model.n_outputs > _HESSIAN_FLOPS:
             return None  # the estimate must stay cheap next to the fit
-        if raw is None:
-            raw = train.map_rows(forward_rows, model, theta)
-        curv = _row_curvatures(self._kind, raw, Y)
         G, g_b = self._end_gradient(run, theta, train)
-        sw64 = np.asarray(sw, dtype=np.float64)
-        total = float(sw64.sum())
+        total = train.weight
         gain = 0.0
         for o in range(model.n_outputs):
-            weights = sw64 * curv[:, o]
-            mass = float(weights.sum())
+            rows = train.reweighted_by(_curvature_weights, self._kind, model, theta, o)
+            mass = rows.weight
             if not mass > 0:
                 continue
-            H = self._coefficient_hessian(
-                model, penalty, train.reweighted(weights), mass / total
-            )
+            H = self._coefficient_hessian(model, penalty, rows, mass / total)
             if H is None:
                 return None
             g = G[:, o] if H.shape[0] == G.shape[0] else np.append(G[:, o], g_b[o])
             gain += float(_half_inverse_norm(H, g[:, None])[0])
-        null = self._constant_loss(Y, sw, np.float64)
+        null = self._constant_loss(train, np.float64)
         return gain / max(null, np.finfo(np.float64).tiny)
 
     def _unpack(self, model, theta):
@@ -542,11 +536,13 @@ class GDClassifier(_ClassTargets, ClassifierMixin, _LinearBase):
             if not self._strengths().l1:
                 self.coef_ = self.coef_ - self.coef_.mean(axis=0)
 
-    def _worse_than_constant(self, raw, Y, sw):
+    def _worse_than_constant(self, run, theta, data, raw):
         # logistic regression maximizes the likelihood, not the accuracy: the
         # fair constant to beat is the best one under the loss, the start
-        value = self._loss()(raw, Y, sw)[0]
-        null = self._constant_loss(Y, sw, raw.dtype)
+        value = output_sum(
+            data, _loss_value, run.model, theta, run.loss, data.total, raw=raw
+        )
+        null = self._constant_loss(data, data.dtype)
         if value <= null + 1e-3 * max(null, 1e-12):
             return None
         return (
@@ -558,6 +554,12 @@ class GDClassifier(_ClassTargets, ClassifierMixin, _LinearBase):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = False
         return tags
+
+
+def _curvature_weights(X, Y, sw, kind: str, model, theta, o: int) -> np.ndarray:
+    """The weights times each row's curvature of the loss in output ``o``."""
+    raw = model.forward(theta, X)[0]
+    return np.asarray(sw, dtype=np.float64) * _row_curvatures(kind, raw, Y)[:, o]
 
 
 def _row_curvatures(kind: str, raw: np.ndarray, Y: np.ndarray) -> np.ndarray:

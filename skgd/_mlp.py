@@ -10,8 +10,8 @@ from sklearn.utils.validation import check_is_fitted
 from skgd._base import BaseGD, expected_smoothness
 from skgd._classification import _ClassTargets
 from skgd._dask import blockwise
+from skgd._data import target_stats
 from skgd._docstrings import fill_doc
-from skgd._linear_base import _variances
 from skgd._losses import LOG_OUTPUT_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from skgd._models import ACTIVATIONS, INITIALIZERS, MLP
 from skgd._optimizers import ADAPTIVE_SOLVERS
@@ -144,11 +144,11 @@ class _MLPBase(BaseGD):
             Training data. A dask array is not gathered: see the user
             guide, Scaling out.
 
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        y : {array-like, dask array} of shape (n_samples,) or (n_samples, n_outputs)
             Target values: class labels, or a binary indicator matrix for
             multilabel targets (classifier); real values (regressor).
 
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : {array-like, dask array} of shape (n_samples,), default=None
             Non-negative weights; a weight of 2 counts a row twice.
 
         Returns
@@ -201,7 +201,7 @@ class _MLPBase(BaseGD):
         return float(self.learning_rate_init)
 
     def _make_model(self, data, *, reset):
-        return self._network(data.shape[1], data.Y.shape[1])
+        return self._network(data.shape[1], data.n_targets)
 
     def _auto_schedule(self, full_batch, incremental):
         # partial_fit calls are the chunks of a stream: momentum SGD at a
@@ -519,14 +519,14 @@ class GDMLPClassifier(_ClassTargets, ClassifierMixin, _MLPBase):
             Training data. A dask array is not gathered: see the user
             guide, Scaling out.
 
-        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        y : {array-like, dask array} of shape (n_samples,) or (n_samples, n_labels)
             Class labels.
 
         classes : array-like of shape (n_classes,), default=None
             All the classes that can appear in ``y``. Required on the first
             call; on later calls it may be passed again and must be the same.
 
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : {array-like, dask array} of shape (n_samples,), default=None
             Non-negative weights.
 
         Returns
@@ -879,10 +879,10 @@ class GDMLPRegressor(_RegressionTargets, RegressorMixin, _MLPBase):
             Training data. A dask array is not gathered: see the user
             guide, Scaling out.
 
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        y : {array-like, dask array} of shape (n_samples,) or (n_samples, n_outputs)
             Target values.
 
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : {array-like, dask array} of shape (n_samples,), default=None
             Non-negative weights.
 
         Returns
@@ -919,16 +919,18 @@ class GDMLPRegressor(_RegressionTargets, RegressorMixin, _MLPBase):
         return Y, sw
 
     def _make_model(self, data, *, reset):
-        Y, sw = data.Y, data.sw
         if reset:
             # the first call's statistics, kept by warm starts and partial_fit
             # (as GDRegressor's): a constant target keeps the unit 1
-            mean = np.average(Y.astype(np.float64), axis=0, weights=sw)
-            std = np.sqrt(_variances(Y, sw))
+            stats = target_stats(data)
+            mean, std = stats.mean, np.sqrt(stats.var)
             self._y_mean = mean
             self._y_std = np.where(std > 1e-10 * np.abs(mean), std, 1.0)
         return self._network(
-            data.shape[1], Y.shape[1], out_scale=self._y_std, out_shift=self._y_mean
+            data.shape[1],
+            data.n_targets,
+            out_scale=self._y_std,
+            out_shift=self._y_mean,
         )
 
     def _resolve_learning_rate(self, model, penalty, data, batch_size, theta):
@@ -954,15 +956,15 @@ class GDMLPRegressor(_RegressionTargets, RegressorMixin, _MLPBase):
         sample = data.take(rows)
         L, L_max = model.output_curvature(theta, sample.X, sample.sw)
         L, L_max = L + penalty.curvature, L_max + penalty.curvature
-        n_rows = int(np.count_nonzero(data.sw))
+        n_rows = data.positive
         L = expected_smoothness(L, L_max, n_rows, batch_size)
         return 1.0 / L if L > 0 else np.inf
 
-    def _tol_units(self, start, Y, sw):
+    def _tol_units(self, start, data):
         # tol is relative to the best constant's objective, var(y) / 2 summed
         # over targets (a share of R²), as GDRegressor's; a gradient entry
         # carries the variance of the targets (see _resolve_learning_rate)
-        unit = 0.5 * float(np.sum(_variances(Y, sw)))
+        unit = 0.5 * float(np.sum(target_stats(data).var))
         if not (np.isfinite(unit) and unit > 0):
             return 1.0, 1.0
         return unit, 2.0 * unit

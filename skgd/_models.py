@@ -246,7 +246,7 @@ def standardized_gram(data: Any, m: Array, s: Array) -> Array:
     """
     d = data.shape[1]
     G = data.full_sum(_moment_sums, s, m, 0, 0.0)
-    G /= float(np.sum(data.sw, dtype=np.float64))
+    G /= data.weight
     G[d, d] = 1.0  # the mean of the ones column, exactly
     return G
 
@@ -290,12 +290,12 @@ def moments(data: Any, center: bool, targets: bool = True) -> tuple[Array, ...]:
     block's mean, so that offset columns lose no digits to cancellation.
     """
     d = data.shape[1]
-    k = data.Y.shape[1] if targets else 0
-    first = np.asarray(data.head(_block_rows(d)), dtype=np.float64)
-    cx = first.mean(axis=0)
-    cy = np.asarray(data.Y[: first.shape[0], :k], dtype=np.float64).mean(axis=0)
+    k = data.n_targets if targets else 0
+    first, first_y = data.head(_block_rows(d))
+    cx = np.asarray(first, dtype=np.float64).mean(axis=0)
+    cy = np.asarray(first_y[:, :k], dtype=np.float64).mean(axis=0)
     M = data.full_sum(_moment_sums, None, cx, k, cy)
-    M /= float(np.sum(data.sw, dtype=np.float64))
+    M /= data.weight
     # shifted moments -> central ones (delta: the means minus the shifts)
     delta = M[:, d].copy()
     delta[d] = 0.0
@@ -394,7 +394,7 @@ def _top_eigenvalue_lanczos(
 ) -> float:
     d = data.shape[1]
     n_cols = d + intercept
-    total = float(np.sum(data.sw, dtype=np.float64))
+    total = data.weight
 
     def matvec(v: Array) -> Array:
         v = np.ravel(v)
@@ -426,14 +426,14 @@ def weighted_mean_scale(data: Any, center: bool = True) -> tuple[Array, Array]:
     The scale is the standard deviation, or with ``center=False`` (a model
     without intercept, whose columns are not centered) the root mean square.
     """
-    total = float(np.sum(data.sw, dtype=np.float64))
+    total = data.weight
     if data.sparse:
         mean, sq = data.full_sum(_sparse_moment_sums, total)
     else:
         # around the first block's mean, block by block: E[x^2] - E[x]^2 of an
         # offset column loses its digits (a constant column of 7 got a scale
         # of 1e-6, not 1)
-        head = data.head(_block_rows(data.shape[1]))
+        head = data.head(_block_rows(data.shape[1]))[0]
         shift = np.asarray(head, dtype=np.float64).mean(axis=0)
         first, second = data.full_sum(_shifted_moment_sums, shift, total)
         mean = shift + first

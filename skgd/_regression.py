@@ -4,8 +4,9 @@ R² as the score and the check against the mean, shared by
 classifiers' counterpart is :mod:`skgd._classification`)."""
 
 import numpy as np
-from sklearn.metrics import r2_score
 
+from skgd._base import output_sum
+from skgd._data import is_dask_collection, target_stats
 from skgd._linear_base import _R2_SLACK, _targets_clause
 
 
@@ -32,17 +33,64 @@ class _RegressionTargets:
             )
         return Y, sw
 
-    def _score_raw(self, raw, Y, sw):
-        return float(r2_score(Y, raw, sample_weight=sw))
+    def score(self, X, y, sample_weight=None):
+        """Return the coefficient of determination R² of the predictions.
 
-    def _worse_than_constant(self, raw, Y, sw):
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Test samples. On a dask array the sums behind R² are taken chunk
+            by chunk where the chunks live (``y`` and ``sample_weight`` may
+            be dask arrays too).
+        y : {array-like, dask array} of shape (n_samples,) or (n_samples, n_outputs)
+            True values for ``X``.
+        sample_weight : {array-like, dask array} of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            R² of ``self.predict(X)`` against ``y``, averaged uniformly over
+            the targets (as :func:`~sklearn.metrics.r2_score`).
+        """
+        if is_dask_collection(X):
+            from skgd._dask import score_blockwise
+
+            return score_blockwise(self, X, y, sample_weight, "r2")
+        return super().score(X, y, sample_weight=sample_weight)
+
+    def _score_sums(self):
+        return _squared_errors
+
+    def _score_value(self, sums, data):
+        return float(np.mean(_r2(sums, data)))
+
+    def _worse_than_constant(self, run, theta, data, raw):
         # per target: a uniform average can hide one target far below 0
-        r2 = np.atleast_1d(r2_score(Y, raw, sample_weight=sw, multioutput="raw_values"))
+        r2 = _r2(output_sum(data, _squared_errors, run.model, theta, raw=raw), data)
         bad = np.flatnonzero(r2 < -_R2_SLACK)
         if not bad.size:
             return None
-        which, values = _targets_clause(bad, r2, Y.shape[1], "{:.4g}")
+        which, values = _targets_clause(bad, r2, data.n_targets, "{:.4g}")
         return (
             f"the training R²{which} is {values}, below the 0 of always "
             "predicting the mean"
         )
+
+
+def _squared_errors(raw, Y, sw):
+    """Each target's weighted sum of squared errors."""
+    w = np.asarray(sw, dtype=np.float64)[:, None]
+    return (np.square(np.asarray(raw, dtype=np.float64) - Y) * w).sum(axis=0)
+
+
+def _r2(errors, data):
+    """Each target's R² from its weighted sum of squared errors over the
+    rows ``data`` (as r2_score: 1 for a constant target predicted exactly,
+    else 0)."""
+    stats = target_stats(data)
+    spread = stats.var * stats.total
+    ok = spread > 0
+    r2 = np.where(errors == 0, 1.0, 0.0)
+    r2[ok] = 1.0 - errors[ok] / spread[ok]
+    return r2

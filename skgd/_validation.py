@@ -188,8 +188,14 @@ def rescale_weights(w: np.ndarray, dtype) -> np.ndarray:
     ratios of weights matter."""
     if w.dtype.kind != "f" or w.size == 0 or not np.all(np.isfinite(w)):
         return w
+    shift = rescale_shift(float(np.max(np.abs(w))), dtype)
+    return np.ldexp(w, shift) if shift else w
+
+
+def rescale_shift(peak: float, dtype) -> int:
+    """The power of two :func:`rescale_weights` multiplies weights of
+    largest magnitude ``peak`` by (0: they are left as they are)."""
     info = np.finfo(dtype)
-    peak = float(np.max(np.abs(w)))
     if peak == 0 or np.sqrt(float(info.tiny)) <= peak <= np.sqrt(float(info.max)):
-        return w
-    return np.ldexp(w, -int(np.frexp(peak)[1]))
+        return 0
+    return -int(np.frexp(peak)[1])

@@ -14,6 +14,7 @@ from sklearn.linear_model import LogisticRegression, SGDClassifier
 from test_mlp_numerics import _five_point
 
 from skgd import GDClassifier, GDRegressor
+from skgd._data import ArrayRows
 from skgd._losses import huber, squared_hinge
 
 # full-batch 'gd' run to (numerical) convergence
@@ -330,7 +331,7 @@ def test_a_mini_batch_fit_left_short_warns_with_a_bound_that_holds(make):
 
     f, Y, sw = objective(est)
     f_min = objective(exact)[0]
-    null = est._constant_loss(Y, sw, np.float64)
+    null = est._constant_loss(ArrayRows(X, Y, sw), np.float64)
     assert 0 < shown <= (f - f_min) / null
 
 

@@ -21,6 +21,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.utils.validation import check_is_fitted
 
 from skgd import GDMLPClassifier, GDRegressor
+from skgd._data import ArrayRows
 from skgd._losses import (
     LOG_OUTPUT_ACTIVATIONS,
     OUTPUT_ACTIVATIONS,
@@ -422,20 +423,28 @@ def test_classifier_majority_check_not_run_by_partial_fit():
 
 
 @pytest.mark.parametrize(
-    "Y, sw, expected",
+    "Y, sw, multilabel, expected",
     [
         # binary: one column of 0/1
-        ([[0], [1], [1], [0], [1]], [1, 1, 1, 1, 1], 3 / 5),
-        ([[0], [1], [1], [0], [1]], [4, 1, 1, 1, 1], 5 / 8),
+        ([[0], [1], [1], [0], [1]], [1, 1, 1, 1, 1], False, 3 / 5),
+        ([[0], [1], [1], [0], [1]], [4, 1, 1, 1, 1], False, 5 / 8),
         # multiclass, one-hot
-        ([[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 1]], [1, 2, 1, 0.5], 2 / 4.5),
+        (
+            [[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 1]],
+            [1, 2, 1, 0.5],
+            False,
+            2 / 4.5,
+        ),
         # multilabel: the most frequent label set, not per-label majorities
-        ([[1, 0], [1, 0], [0, 1], [1, 1]], [1, 1, 3, 1], 3 / 6),
+        ([[1, 0], [1, 0], [0, 1], [1, 1]], [1, 1, 3, 1], True, 3 / 6),
     ],
 )
-def test_classifier_null_score_is_the_most_frequent_row(Y, sw, expected):
+def test_classifier_null_score_is_the_most_frequent_row(Y, sw, multilabel, expected):
+    Y, sw = np.asarray(Y, float), np.asarray(sw, float)
     clf = GDMLPClassifier()
-    null = clf._null_score(np.asarray(Y, float), np.asarray(sw, float))
+    clf.classes_ = np.arange(max(2, Y.shape[1]))
+    clf._multilabel = multilabel
+    null = clf._null_score(ArrayRows(np.empty((len(Y), 0)), Y, sw))
     assert null == pytest.approx(expected, rel=1e-15)
 
 

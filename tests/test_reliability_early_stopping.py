@@ -156,9 +156,9 @@ def test_constant_check_scores_every_row_passed_to_fit(name, monkeypatch):
     cls = type(make_estimator(name, "sgd"))
     original = cls._worse_than_constant
 
-    def spy(self, raw, Y, sw):
-        seen.append((raw.shape[0], Y.shape[0], sw.shape[0]))
-        return original(self, raw, Y, sw)
+    def spy(self, run, theta, data, raw):
+        seen.append((data.shape[0], data.Y.shape[0], data.sw.shape[0]))
+        return original(self, run, theta, data, raw)
 
     monkeypatch.setattr(cls, "_worse_than_constant", spy)
     fit_quietly(make_estimator(name, "sgd", early_stopping=True, max_iter=5), X, y)

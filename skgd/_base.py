@@ -794,7 +794,9 @@ class BaseGD(CallbackSupportMixin, DocLinkMixin, BaseEstimator, metaclass=ABCMet
             # one step on all rows: a full-batch sum, wherever they live
             batches: Any = [(None, None, None)]
         else:
-            batches = data.batches(run.batch_size, self.shuffle, progress.rng)
+            batches = data.batches(
+                run.batch_size, self.shuffle, progress.rng, light=model.light_rows
+            )
         for X_b, Y_b, sw_b in batches:
             w = weight if sw_b is None else float(sw_b.sum())
             if not w > 0:

@@ -508,10 +508,13 @@ class DaskRows:
         return self._reduce(self._calls(fn, args, targets_only=True), operator.add)
 
     # ---------------------------------------------------------- mini-batches
-    def batches(self, batch_size: int, shuffle: bool, rng) -> Iterator[tuple]:
+    def batches(
+        self, batch_size: int, shuffle: bool, rng, light: bool = False
+    ) -> Iterator[tuple]:
         """Mini-batches chunk by chunk, in a shuffled chunk order and
         shuffled within each chunk; the next chunk is computed while the
-        current one trains (with a distributed client)."""
+        current one trains (with a distributed client). The chunks are
+        dense: ``light`` changes nothing."""
         dask, _ = _import_dask()
         n_blocks = len(self._blocks)
         order = list(rng.permutation(n_blocks) if shuffle else range(n_blocks))

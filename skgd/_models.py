@@ -30,6 +30,7 @@ class Model(Protocol):
     size: int
     n_penalized: int
     penalty_weights: Array | None
+    light_rows: bool  # takes sparse mini-batches as skgd._data.SparseRows
 
     def init(self, rng: np.random.RandomState, dtype: np.dtype) -> Array: ...
 
@@ -41,7 +42,7 @@ class Model(Protocol):
 
 
 def _matmul(X: Any, W: Array) -> Array:
-    return X @ W if sp.issparse(X) else np.matmul(X, W)
+    return np.matmul(X, W) if isinstance(X, np.ndarray) else X @ W
 
 
 class LinearModel:
@@ -65,6 +66,10 @@ class LinearModel:
     the optimal ``c`` is the weighted mean of the targets whatever ``V``, so
     it is set once rather than found through noisy mini-batch gradients.
     """
+
+    # mini-batches of sparse rows may come as SparseRows: forward and
+    # backward take only ``X @ W`` and ``X.T @ D`` of them
+    light_rows = True
 
     def __init__(
         self,
@@ -548,6 +553,9 @@ class MLP:
     depend on the unit of the targets. The per-entry ``penalty_weights`` keep
     the penalty that of ``W``.
     """
+
+    # the first layer's products are wide: scipy's kernels do them
+    light_rows = False
 
     def __init__(
         self,

@@ -1,0 +1,89 @@
+"""The in-memory data object: sparse mini-batches without scipy matrices,
+and the targets' statistics as sums over blocks."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from skgd import GDClassifier, GDRegressor
+from skgd._data import ArrayRows, _RowGather, target_stats
+from skgd._models import LinearModel
+
+
+def _csr(n=300, d=40, density=0.05, dtype=np.float64, seed=0):
+    X = sp.random(n, d, density=density, format="csr", random_state=seed, dtype=dtype)
+    X.data[X.indptr[5] : X.indptr[6]] = 0  # an empty row
+    X.eliminate_zeros()
+    return X
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [None, 1, 3])
+def test_sparse_rows_products_equal_scipys(dtype, k):
+    X = _csr(dtype=dtype)
+    rng = np.random.RandomState(1)
+    idx = rng.permutation(X.shape[0])[:57]
+    idx = np.append(idx, 5)  # the empty row
+    rows = _RowGather(X).take(idx)
+    ref = X[idx]
+    W = rng.randn(X.shape[1]) if k is None else rng.randn(X.shape[1], k)
+    D = rng.randn(idx.size) if k is None else rng.randn(idx.size, k)
+    W, D = W.astype(dtype), D.astype(dtype)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    got = rows @ W
+    assert got.dtype == dtype and got.shape == (ref @ W).shape
+    np.testing.assert_allclose(got, ref @ W, rtol=tol, atol=tol)
+    back = rows.T @ D
+    assert back.dtype == dtype and back.shape == (ref.T @ D).shape
+    np.testing.assert_allclose(back, ref.T @ D, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_light_batches_hold_the_rows_of_scipys(shuffle):
+    X = _csr()
+    Y = np.arange(X.shape[0], dtype=float)[:, None]
+    sw = np.ones(X.shape[0])
+    data = ArrayRows(X, Y, sw)
+    light = data.batches(64, shuffle, np.random.RandomState(0), light=True)
+    plain = data.batches(64, shuffle, np.random.RandomState(0))
+    eye = np.eye(X.shape[1])
+    seen = []
+    for (Xl, Yl, _), (Xp, Yp, _) in zip(light, plain, strict=True):
+        np.testing.assert_array_equal(Yl, Yp)
+        np.testing.assert_array_equal(Xl @ eye, Xp.toarray())
+        seen.append(Yl[:, 0])
+    assert np.array_equal(np.sort(np.concatenate(seen)), Y[:, 0])
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+@pytest.mark.parametrize("cls", [GDRegressor, GDClassifier])
+def test_light_sparse_batches_train_the_same_model(monkeypatch, solver, cls):
+    """A linear model's sparse mini-batches as SparseRows or as scipy
+    matrices: the same steps up to the summation order."""
+    X = _csr(n=600, d=30, density=0.2)
+    w = np.random.RandomState(2).randn(30)
+    y = X @ w + 0.1
+    if cls is GDClassifier:
+        y = (y > np.median(y)).astype(int)
+    params = dict(solver=solver, max_iter=5, tol=None, random_state=0)
+    light = cls(**params).fit(X, y)
+    monkeypatch.setattr(LinearModel, "light_rows", False)
+    plain = cls(**params).fit(X, y)
+    np.testing.assert_allclose(light.coef_, plain.coef_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(light.loss_curve_, plain.loss_curve_, rtol=1e-9)
+
+
+def test_target_stats_are_np_average_of_the_targets():
+    rng = np.random.RandomState(3)
+    Y = rng.randn(50, 3) * [1.0, 10.0, 1e-3] + [5.0, -2.0, 1e6]
+    sw = rng.uniform(0, 2, 50)
+    stats = target_stats(ArrayRows(np.empty((50, 0)), Y, sw))
+    mean = np.average(Y, axis=0, weights=sw)
+    np.testing.assert_allclose(stats.mean, mean, rtol=1e-15)
+    np.testing.assert_allclose(
+        stats.var, np.average((Y - mean) ** 2, axis=0, weights=sw), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        stats.mean_sq, np.average(Y**2, axis=0, weights=sw), rtol=1e-14
+    )
+    assert stats.total == pytest.approx(sw.sum(), rel=1e-15)

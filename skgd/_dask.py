@@ -151,6 +151,8 @@ class _Encoding:
 
 
 def _encode_chunk(y: Array, sw: Array | None, enc: _Encoding) -> tuple:
+    """A chunk's ``(Y, sw, keep)``: the loss's targets and weights, on the
+    worker that holds the chunk (``keep`` None: every row trains)."""
     n = y.shape[0]
     if sw is None:
         w = np.full(n, enc.constant)

@@ -87,3 +87,26 @@ def test_target_stats_are_np_average_of_the_targets():
         stats.mean_sq, np.average(Y**2, axis=0, weights=sw), rtol=1e-14
     )
     assert stats.total == pytest.approx(sw.sum(), rel=1e-15)
+
+
+@pytest.mark.parametrize("cls", [GDRegressor, GDClassifier])
+def test_dask_rows_without_a_distributed_client(cls):
+    """On dask's local scheduler (no distributed client) the targets are
+    encoded and persisted in this process: the same 'gd' model as numpy."""
+    da = pytest.importorskip("dask.array")
+    dask = pytest.importorskip("dask")
+    rng = np.random.RandomState(0)
+    X = rng.randn(1000, 5) + 3.0
+    y = X @ rng.randn(5)
+    if cls is GDClassifier:
+        y = (y > np.median(y)).astype(int)
+    w = rng.uniform(0.5, 2.0, 1000)
+    ref = cls(solver="gd", tol=1e-10).fit(X, y, sample_weight=w)
+    with dask.config.set(scheduler="threads"):
+        got = cls(solver="gd", tol=1e-10).fit(
+            da.from_array(X, chunks=(250, 5)),
+            da.from_array(y, chunks=250),
+            sample_weight=da.from_array(w, chunks=250),
+        )
+    assert got.n_iter_ == ref.n_iter_
+    np.testing.assert_allclose(got.coef_, ref.coef_, rtol=1e-10, atol=1e-13)

@@ -401,7 +401,13 @@ def _split_chunk(T: tuple, fraction: float, seed: int, stratify: bool) -> tuple:
             )
             return np.sort(tr), np.sort(va)
         except ValueError:
-            pass  # a class of one row in this chunk: a plain random split
+            # a class of one row in this chunk, or fewer held-out rows than
+            # classes: a plain random split
+            return _random_split(n, fraction, rng)
+    return _random_split(n, fraction, rng)
+
+
+def _random_split(n: int, fraction: float, rng) -> tuple[Array, Array]:
     n_val = int(np.ceil(fraction * n))
     perm = rng.permutation(n)
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])

@@ -637,11 +637,9 @@ def score_blockwise(estimator, X, y, sample_weight, kind: str) -> float:
     errors, spread = dask.compute(
         ((Y - P) ** 2 * W).sum(axis=0), ((Y - mean) ** 2 * W).sum(axis=0)
     )
-    # r2_score's convention for a constant target: 1 if predicted exactly
-    r2 = np.where(errors == 0, 1.0, 0.0)
-    ok = spread > 0
-    r2[ok] = 1.0 - errors[ok] / spread[ok]
-    return float(np.mean(r2))
+    from skgd._regression import r2_from_sums
+
+    return float(np.mean(r2_from_sums(errors, spread)))
 
 
 def blockwise(method: Callable) -> Callable:

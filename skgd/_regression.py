@@ -86,10 +86,16 @@ def _squared_errors(raw, Y, sw):
 
 def _r2(errors, data):
     """Each target's R² from its weighted sum of squared errors over the
-    rows ``data`` (as r2_score: 1 for a constant target predicted exactly,
-    else 0)."""
+    rows ``data``."""
     stats = target_stats(data)
-    spread = stats.var * stats.total
+    return r2_from_sums(errors, stats.var * stats.total)
+
+
+def r2_from_sums(errors, spread):
+    """Each target's R² from its weighted sums of squared errors and of
+    squared deviations from its mean (as r2_score: 1 for a constant target
+    predicted exactly, else 0)."""
+    errors, spread = np.asarray(errors), np.asarray(spread)
     ok = spread > 0
     r2 = np.where(errors == 0, 1.0, 0.0)
     r2[ok] = 1.0 - errors[ok] / spread[ok]

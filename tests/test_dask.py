@@ -295,7 +295,7 @@ def remote():
     )
     try:
         address = server.stdout.readline().strip()
-        with distributed.Client(address) as remote:
+        with distributed.Client(address, set_as_default=False) as remote:
             yield remote
     finally:
         server.stdin.close()
@@ -417,3 +417,29 @@ def test_bad_targets_and_weights_on_dask_are_named(client):
     stream.partial_fit(Xd, _lazy(labels), classes=[0, 1])
     with pytest.raises(ValueError, match="not in classes_"):
         stream.partial_fit(Xd, _lazy(labels + 1))
+
+
+def test_reweighted_rows_match_the_in_memory_ones(client):
+    """Weights computed per chunk where it lives (the Newton estimate's
+    curvature weights) give the sums the in-memory rows give."""
+    from skgd._data import ArrayRows
+    from skgd._models import standardized_gram
+
+    X, y, _, _ = _data()
+    est = GDRegressor()
+    rows = _rows(est, X, y)
+    local = ArrayRows(X, y[:, None], np.ones(len(y)))
+    m, s = X.mean(0), 1.0 / X.std(0)
+    got = rows.reweighted_by(_square_of_first_column)
+    ref = local.reweighted_by(_square_of_first_column)
+    assert got.weight == pytest.approx(ref.weight, rel=1e-12)
+    np.testing.assert_allclose(
+        standardized_gram(got, m * s, s),
+        standardized_gram(ref, m * s, s),
+        rtol=1e-10,
+        atol=1e-12,
+    )
+
+
+def _square_of_first_column(X, Y, sw):
+    return sw * X[:, 0] ** 2

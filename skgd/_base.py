@@ -216,7 +216,9 @@ class _Run:
     full_batch: bool
     clip_norm: float | None
     clip_value: float | None
-    # full-batch value and gradient from sufficient statistics, or None
+    # the full-batch objective (and its gradient) from sufficient statistics,
+    # or None: full-batch steps, and every solver's objective values (start,
+    # end, averaging) without a pass over the rows
     stats: Any = None
     # Polyak-Ruppert averaging of the mini-batch iterates
     averaging: bool = False
@@ -627,7 +629,7 @@ class BaseGD(CallbackSupportMixin, DocLinkMixin, BaseEstimator, metaclass=ABCMet
             full_batch=full_batch,
             clip_norm=self.clip_norm,
             clip_value=self.clip_value,
-            stats=self._full_batch_stats(model) if full_batch else None,
+            stats=self._full_batch_stats(model),
             averaging=self._averaging(full_batch, incremental),
             incremental=incremental,
         )
@@ -808,7 +810,7 @@ class BaseGD(CallbackSupportMixin, DocLinkMixin, BaseEstimator, metaclass=ABCMet
             b = n if sw_b is None else sw_b.shape[0]
             total = None if b == n else weight * b / n
             point = optimizer.lookahead(theta, state)
-            if run.stats is not None:
+            if X_b is None and run.stats is not None:
                 loss = run.stats.value_and_grad(point, grad)
             elif X_b is None:
                 loss, grad = data.full_sum(

@@ -287,12 +287,16 @@ class LeastSquaresStats:
             delta = theta[k:].astype(np.float64) * model.out_scale - self.y_mean
         return B, delta
 
-    def value(self, theta: Array) -> float:
+    def squared_errors(self, theta: Array) -> Array:
+        """Each target's weighted mean squared error at ``theta``."""
         B, delta = self._coefficients(theta)
         quad = self.syy - 2 * np.einsum("jo,jo->o", B, self.h)
         quad += np.einsum("jo,jo->o", B, self.G @ B)
         # rounding can take a residual variance near 0 just below it
-        return 0.5 * float(np.sum(np.maximum(quad, 0.0) + delta**2))
+        return np.maximum(quad, 0.0) + delta**2
+
+    def value(self, theta: Array) -> float:
+        return 0.5 * float(np.sum(self.squared_errors(theta)))
 
     def value_and_grad(self, theta: Array, grad: Array) -> float:
         """The value at ``theta``; its gradient is written into ``grad``."""

@@ -17,7 +17,7 @@ from skgd._linear_base import (
     _targets_clause,
 )
 from skgd._losses import huber, squared_error
-from skgd._optimizers import ADAPTIVE_SOLVERS
+from skgd._optimizers import ADAPTIVE_SOLVERS, FULL_BATCH_SOLVERS
 from skgd._regression import _RegressionTargets
 from skgd._validation import Interval, Real, StrOptions, _fit_context, validate_data
 
@@ -72,8 +72,10 @@ class GDRegressor(_RegressionTargets, RegressorMixin, _LinearBase):
         ``Z.T @ Z``, ``Z.T @ y`` and ``y.T @ y``, computed in one pass over
         ``X``) instead of two passes over the rows: an epoch then costs
         ``O(n_features**2)`` whatever the number of samples, as in
-        :class:`~sklearn.linear_model.ElasticNet`'s ``precompute``. The loss
-        curve and every check stay the same, up to rounding. 'auto' uses it
+        :class:`~sklearn.linear_model.ElasticNet`'s ``precompute``. The
+        mini-batch solvers take the training objective they report and check
+        (at the start, at the end, for averaging) from the same moments. The
+        loss curve and every check stay the same, up to rounding. 'auto' uses it
         where the full preconditioner computes the Gram matrix anyway (see
         ``precondition``); True also on dense data that is only scaled (an
         L1 part, more than 1000 features); False never. It needs
@@ -477,7 +479,11 @@ class GDRegressor(_RegressionTargets, RegressorMixin, _LinearBase):
         return LeastSquaresStats(model, *stats)
 
     def _full_batch_stats(self, model):
-        if self.precompute is True and self.loss != "squared_error":
+        if (
+            self.precompute is True
+            and self.loss != "squared_error"
+            and self.solver in FULL_BATCH_SOLVERS
+        ):
             raise ValueError(
                 "precompute=True needs loss='squared_error': the Gram matrix "
                 f"gives the least-squares objective only, not loss={self.loss!r}."

@@ -301,7 +301,15 @@ class _LinearBase(BaseGD):
         """The full gradient at ``theta`` in the solver's coordinates: the
         coefficients' block (n_features, n_outputs) and the intercepts'."""
         model, penalty = run.model, run.penalty
-        _, grad = train.full_sum(value_and_grad, model, run.loss, theta, train.total)
+        if run.stats is not None:
+            # least squares on the statistics' rows: from the moments
+            grad = np.empty(theta.shape, dtype=np.float64)
+            run.stats.value_and_grad(theta, grad)
+            theta = theta.astype(np.float64)
+        else:
+            _, grad = train.full_sum(
+                value_and_grad, model, run.loss, theta, train.total
+            )
         penalty.add_grad(theta, grad)
         k, d, n_out = model.n_penalized, model.n_features, model.n_outputs
         G = grad[:k].reshape(d, n_out).astype(np.float64)
@@ -318,7 +326,9 @@ class _LinearBase(BaseGD):
         if data.sparse or d > _MAX_WHITEN or data.shape[0] * d * d > _HESSIAN_FLOPS:
             return None
         m, s = model.mean / model.scale, 1.0 / model.scale
-        H = c * standardized_gram(data, m, s)
+        # the moments of the statistics' rows, when they were computed
+        G = model.gram if model.gram is not None else standardized_gram(data, m, s)
+        H = c * G
         H[:d, :d] += penalty.l2 * np.diag(s**2)
         if model.whiten is not None:
             H[:d, :] = model.whiten.T @ H[:d, :]

@@ -67,7 +67,12 @@ class _RegressionTargets:
 
     def _worse_than_constant(self, run, theta, data, raw):
         # per target: a uniform average can hide one target far below 0
-        r2 = _r2(output_sum(data, _squared_errors, run.model, theta, raw=raw), data)
+        if raw is None and run.stats is not None:
+            # least squares: from the moments, without a pass over the rows
+            errors = run.stats.squared_errors(theta) * target_stats(data).total
+        else:
+            errors = output_sum(data, _squared_errors, run.model, theta, raw=raw)
+        r2 = _r2(errors, data)
         bad = np.flatnonzero(r2 < -_R2_SLACK)
         if not bad.size:
             return None

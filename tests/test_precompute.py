@@ -6,8 +6,11 @@ no intercept, penalties (L1 on the diagonal preconditioner), float32; and it
 must not pass over the rows in its epochs.
 """
 
+import warnings
+
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ElasticNet, Lasso, LinearRegression
 
 from skgd import GDRegressor
@@ -143,7 +146,46 @@ def test_statistics_give_the_rows_value_and_gradient(case):
     ref_grad = model.backward(theta, X, draw, None, np.empty_like(theta))
     assert value == pytest.approx(ref_value, rel=1e-10)
     assert stats.value(theta) == pytest.approx(ref_value, rel=1e-10)
+    errors = np.average((raw - Y) ** 2, axis=0, weights=sw)
+    np.testing.assert_allclose(stats.squared_errors(theta), errors, rtol=1e-10)
     np.testing.assert_allclose(grad, ref_grad, rtol=1e-9, atol=1e-12 * value)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_mini_batch_objective_values_come_from_the_moments(monkeypatch, solver):
+    """Where the moments were computed (whitened least squares), the
+    mini-batch solvers' objective at the start, at the end, for averaging and
+    the end checks cost no pass over the rows, and the model is the one the
+    passes give (precompute=False)."""
+    import skgd._base as base
+
+    passes = {"forward": 0}
+    forward = base.forward_rows
+
+    def counted(X, *args):
+        passes["forward"] += X.shape[0] == n
+        return forward(X, *args)
+
+    monkeypatch.setattr(base, "forward_rows", counted)
+    on_output = base._on_output
+
+    def counted_output(X, *args):
+        passes["forward"] += X.shape[0] == n
+        return on_output(X, *args)
+
+    monkeypatch.setattr(base, "_on_output", counted_output)
+    X, y, sw = _data(7, n=2000)
+    n = X.shape[0]
+    fits = {}
+    for pre in ("auto", False):
+        passes["forward"] = 0
+        est = GDRegressor(solver=solver, max_iter=3, random_state=0, precompute=pre)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fits[pre] = (est.fit(X, y, sample_weight=sw), passes["forward"])
+    assert fits["auto"][1] == 0
+    assert fits[False][1] >= 2  # the start and the end
+    np.testing.assert_allclose(fits["auto"][0].coef_, fits[False][0].coef_, rtol=1e-9)
 
 
 def test_averaged_sgd_stops_once_provably_near_the_optimum():

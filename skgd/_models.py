@@ -235,8 +235,13 @@ def _block_rows(d: int) -> int:
 
 def _row_blocks(X: Any):
     """``(start, rows)`` of ``X`` in blocks of about 2 MB: views of a dense
-    array, small copies of a CSR matrix."""
-    step = _block_rows(X.shape[1])
+    array, small copies of a CSR matrix (sized by its nonzeros per row: by
+    its width, a block of a wide CSR matrix held a few thousand entries, and
+    scipy's checks per block cost more than the block's arithmetic)."""
+    per_row = X.shape[1]
+    if sp.issparse(X):
+        per_row = int(np.ceil(X.nnz / max(X.shape[0], 1)))
+    step = _block_rows(per_row)
     for start in range(0, X.shape[0], step):
         yield start, X[start : start + step]
 

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+import skgd._data
 from skgd import GDClassifier, GDRegressor
-from skgd._data import ArrayRows, _RowGather, target_stats
+from skgd._data import ArrayRows, _sparse_batches, target_stats
 from skgd._models import LinearModel
 
 
@@ -22,9 +23,11 @@ def _csr(n=300, d=40, density=0.05, dtype=np.float64, seed=0):
 def test_sparse_rows_products_equal_scipys(dtype, k):
     X = _csr(dtype=dtype)
     rng = np.random.RandomState(1)
-    idx = rng.permutation(X.shape[0])[:57]
-    idx = np.append(idx, 5)  # the empty row
-    rows = _RowGather(X).take(idx)
+    order = rng.permutation(X.shape[0])
+    order = np.concatenate([[5], order[order != 5]])  # the empty row first
+    idx = order[:58]
+    Y, sw = np.zeros((X.shape[0], 1)), np.ones(X.shape[0])
+    rows = next(_sparse_batches(X, Y, sw, idx.size, order))[0]
     ref = X[idx]
     W = rng.randn(X.shape[1]) if k is None else rng.randn(X.shape[1], k)
     D = rng.randn(idx.size) if k is None else rng.randn(idx.size, k)
@@ -38,8 +41,14 @@ def test_sparse_rows_products_equal_scipys(dtype, k):
     np.testing.assert_allclose(back, ref.T @ D, rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("chunk", [None, 100, 2000])
 @pytest.mark.parametrize("shuffle", [True, False])
-def test_light_batches_hold_the_rows_of_scipys(shuffle):
+def test_light_batches_hold_the_rows_of_scipys(monkeypatch, shuffle, chunk):
+    """Sparse batches come from chunks of many batches' rows (one batch
+    per chunk with 100 entries, four with 2000, all at once by default): the
+    same rows, in the same batches, as scipy's fancy indexing."""
+    if chunk is not None:
+        monkeypatch.setattr(skgd._data, "_CHUNK_ENTRIES", chunk)
     X = _csr()
     Y = np.arange(X.shape[0], dtype=float)[:, None]
     sw = np.ones(X.shape[0])

@@ -127,6 +127,7 @@ class _Fit:
     cells: list[str] = field(default_factory=list)
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    seconds: float | None = None  # the fit's wall time, unrounded
 
 
 @dataclass(frozen=True)
@@ -609,7 +610,7 @@ def _fit(
         start = time.perf_counter()
         try:
             model.fit(split.X_train, split.y_train)
-            seconds = time.perf_counter() - start
+            seconds = result.seconds = time.perf_counter() - start
             cells = score(model)
         except ValueError as exc:
             kind = "diverged" if "diverged" in str(exc) else "failed"

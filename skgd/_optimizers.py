@@ -71,19 +71,30 @@ class Momentum:
 
     def lookahead(self, theta: Array, state: State) -> Array:
         if self.nesterov and self.momentum:
-            return theta + self.momentum * state["velocity"]
+            return self._base(theta, state)
         return theta
+
+    def _base(self, theta: Array, state: State) -> Array:
+        # theta + mu v in one new array (python-float mu keeps float32)
+        base = np.multiply(state["velocity"], self.momentum)
+        base += theta
+        return base
 
     def update(
         self, theta: Array, grad: Array, state: State, lr: float, prox: Prox
     ) -> tuple[Array, State]:
         if not self.momentum:
             return prox(theta - lr * grad, lr), state
-        base = theta + self.momentum * state["velocity"]
-        new = prox(base - lr * grad, lr)
-        velocity = new - theta
+        # two new arrays per step, the parameters and the velocity: a step
+        # over many parameters and few rows (sparse data) is memory traffic
+        new = self._base(theta, state)
+        base = new.copy() if self.restart else None
+        velocity = np.multiply(grad, float(lr))
+        new -= velocity
+        new = prox(new, lr)
+        np.subtract(new, theta, out=velocity)
         # base - new is lr times the gradient mapping at the extrapolated point
-        if self.restart and np.dot(base - new, velocity) > 0:
+        if base is not None and np.dot(base - new, velocity) > 0:
             velocity[:] = 0
         return new, {"velocity": velocity}
 

@@ -63,6 +63,9 @@ except Exception:  # pragma: no cover - threadpoolctl missing or failing
     _THREADPOOLS = None
 # batch rows x weights below which the epochs run on one BLAS thread
 _SMALL_STEP = 1 << 25
+# entries of X below which a whole fit (statistics, checks, predictions of
+# the end) runs on one BLAS thread: its passes are a few small products
+_SMALL_INPUT = 1 << 20
 
 # what scikit-learn's callback machinery keeps on the estimator during a fit
 _CALLBACK_STATE = ("_callback_fit_ctx", "_skl_callbacks_to_teardown")
@@ -386,10 +389,13 @@ class BaseGD(CallbackSupportMixin, DocLinkMixin, BaseEstimator, metaclass=ABCMet
         progress = saved.get("_progress")
         lengths = None if progress is None else progress.lengths()
         rng_state = None if progress is None else progress.rng.get_state()
-        # a partial_fit call on a small chunk runs on one BLAS thread from
-        # start to end (unpacking, repacking, its step): several threads on
-        # products of a few rows spin, and on a busy machine cost milliseconds
-        size = _input_size(X) if incremental else _SMALL_STEP
+        # a partial_fit call on a small chunk, or a fit on small data, runs on
+        # one BLAS thread from start to end (statistics, unpacking, steps,
+        # checks): several threads on products of a few rows spin, and on a
+        # busy machine cost milliseconds (a fit's epochs choose by their step)
+        size = _input_size(X)
+        if not incremental and size >= _SMALL_INPUT:
+            size = _SMALL_STEP
         try:
             with _blas_threads(size):
                 interrupted = self._fit_unguarded(
@@ -1019,8 +1025,13 @@ def _input_size(X: Any) -> int:
         return int(nnz)
     shape = getattr(X, "shape", None)
     if shape is None:
-        shape = np.shape(X)
-    return int(np.prod(shape, dtype=np.float64))
+        try:
+            shape = np.shape(X)
+        except TypeError:  # an array-like that refuses numpy's functions
+            return _SMALL_STEP  # unknown: BLAS keeps its threads
+    size = float(np.prod(shape, dtype=np.float64))
+    # dask arrays of unknown chunk sizes have NaN dimensions
+    return int(size) if np.isfinite(size) else _SMALL_STEP
 
 
 def _blas_threads(step_size: int):

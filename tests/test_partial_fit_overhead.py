@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.datasets import make_classification
+from sklearn.datasets import make_classification, make_regression
 from sklearn.preprocessing import label_binarize
 from sklearn.utils.multiclass import type_of_target
 
@@ -227,3 +227,35 @@ def test_continuing_calls_keep_scikit_learns_input_checks(make):
     )
     with pytest.warns(UserWarning, match="does not have valid feature names"):
         named.partial_fit(X[:1], y[:1])
+
+
+@pytest.mark.parametrize("small", [True, False])
+def test_a_fit_on_small_data_runs_on_one_blas_thread_throughout(monkeypatch, small):
+    """Statistics, checks and steps of a fit on a small X run on one BLAS
+    thread (several spin on products of a few rows; skgd compare's times
+    varied by 40 %); above the threshold the set-up keeps BLAS's threads."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    import skgd._base as base
+    import skgd._models as models
+
+    if not small:
+        monkeypatch.setattr(base, "_SMALL_INPUT", 1)
+    seen = []
+    moments = models.moments
+
+    def watched(*args, **kwargs):
+        seen.extend(
+            p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"
+        )
+        return moments(*args, **kwargs)
+
+    monkeypatch.setattr("skgd._linear_base.moments", watched)
+    X, y = make_regression(200, 5, random_state=0)
+    with threadpool_limits(limits=2, user_api="blas"):
+        # what BLAS runs on outside skgd's choice (1 on a one-core machine)
+        many = min(
+            p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"
+        )
+        GDRegressor(max_iter=2, tol=None).fit(X, y)
+    assert seen and all(n == (1 if small else many) for n in seen)

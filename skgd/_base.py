@@ -15,7 +15,7 @@ import time
 import warnings
 from abc import ABCMeta, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -490,8 +490,10 @@ class BaseGD(CallbackSupportMixin, DocLinkMixin, BaseEstimator, metaclass=ABCMet
                 # warm fits too; tol=None asks for a fixed budget: no check
                 if not run.full_batch and self.tol is not None:
                     self._check_shortfall(run, progress, theta, train, raw)
-                # the data the caller passed: held-out rows included
-                raw = raw if val is None else None
+                # the data the caller passed: held-out rows included (neither
+                # the training output nor the training rows' moments apply)
+                if val is not None:
+                    raw, run = None, replace(run, stats=None)
                 self._check_constant(run, progress, theta, data, raw)
         self._write_fitted(model, theta, progress)
         if self.verbose:

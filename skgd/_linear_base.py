@@ -280,7 +280,8 @@ class _LinearBase(BaseGD):
         Hessian bound is not at hand."""
         model, penalty = run.model, run.penalty
         c = self._loss_curvature()
-        H = self._coefficient_hessian(model, penalty, train, c)
+        # the training rows' moments, when they were computed (no pass)
+        H = self._coefficient_hessian(model, penalty, train, c, gram=model.gram)
         if H is None and not model.on_stats_rows:
             return None
         G, g_b = self._end_gradient(run, theta, train)
@@ -315,7 +316,7 @@ class _LinearBase(BaseGD):
         G = grad[:k].reshape(d, n_out).astype(np.float64)
         return G, grad[k:].astype(np.float64)
 
-    def _coefficient_hessian(self, model, penalty, data, c=1.0):
+    def _coefficient_hessian(self, model, penalty, data, c=1.0, gram=None):
         """``c`` times the Hessian of least squares plus the penalty's, in
         the coefficients and the intercept when it is optimized (one output,
         unit ``out_scale``), in the solver's coordinates, on the rows at
@@ -326,8 +327,7 @@ class _LinearBase(BaseGD):
         if data.sparse or d > _MAX_WHITEN or data.shape[0] * d * d > _HESSIAN_FLOPS:
             return None
         m, s = model.mean / model.scale, 1.0 / model.scale
-        # the moments of the statistics' rows, when they were computed
-        G = model.gram if model.gram is not None else standardized_gram(data, m, s)
+        G = gram if gram is not None else standardized_gram(data, m, s)
         H = c * G
         H[:d, :d] += penalty.l2 * np.diag(s**2)
         if model.whiten is not None:

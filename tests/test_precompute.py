@@ -209,3 +209,27 @@ def test_verbose_shows_the_set_up_time_before_the_first_epoch(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("Set-up: ") and lines[0].endswith(" s")
     assert lines[1].startswith("Epoch 1, ") and ", time = " in lines[1]
+
+
+def test_the_check_against_the_mean_with_early_stopping_reads_every_row(monkeypatch):
+    """With early stopping the moments describe the training rows only; the
+    end check against the mean is over every row passed to fit, so its
+    squared errors are those of the predictions on all of them."""
+    import skgd._regression as regression
+
+    seen = []
+    r2 = regression._r2
+
+    def spy(errors, data):
+        seen.append((np.array(errors), data.shape[0]))
+        return r2(errors, data)
+
+    monkeypatch.setattr(regression, "_r2", spy)
+    X, y, _ = _data(8, n=1000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = GDRegressor(solver="sgd", early_stopping=True, random_state=0).fit(X, y)
+    errors = [e for e, rows in seen if rows == X.shape[0]]
+    assert errors
+    expected = np.sum((est.predict(X) - y) ** 2)
+    np.testing.assert_allclose(errors[-1], [expected], rtol=1e-9)

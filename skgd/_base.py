@@ -10,6 +10,7 @@ and clean interruption.
 import contextlib
 import copy
 import functools
+import math
 import sys
 import time
 import warnings
@@ -588,7 +589,7 @@ class BaseGD(CallbackSupportMixin, DocLinkMixin, BaseEstimator, metaclass=ABCMet
         if full_batch:
             batch_size = n
         elif self.batch_size == "auto":
-            batch_size = min(200, n)
+            batch_size = _auto_batch_size(data)
         else:
             if self.batch_size > n:
                 _warn(
@@ -1008,6 +1009,20 @@ class BaseGD(CallbackSupportMixin, DocLinkMixin, BaseEstimator, metaclass=ABCMet
 def _same_layout(a: dict[str, Array], b: dict[str, Array]) -> bool:
     """Whether two optimizer states hold the same arrays' shapes."""
     return a.keys() == b.keys() and all(np.shape(a[k]) == np.shape(b[k]) for k in a)
+
+
+def _auto_batch_size(data: Any) -> int:
+    """``batch_size='auto'``: 200 rows; on sparse rows, enough rows to hold
+    about twice as many nonzeros as there are features, at most a twentieth
+    of the rows. A step also costs O(n_features) of dense work (the
+    coefficients, the optimizer); on wide sparse data a batch of 200 rows
+    holds far fewer entries than that, and the dense work would dominate."""
+    n, d = data.shape
+    size = 200
+    if data.sparse and n > 0:
+        per_row = max(data.nnz / n, 1.0)
+        size = max(size, min(math.ceil(2 * d / per_row), n // 20))
+    return min(size, n)
 
 
 def _step_size(data: Any, batch_size: int, model) -> int:

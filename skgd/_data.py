@@ -168,58 +168,105 @@ def target_stats(data: Any) -> TargetStats:
 
 
 class SparseRows:
-    """Rows of a CSR matrix as the arrays of their entries (values, column
-    indices, row of each entry), with the two products a linear model
-    takes of a batch: ``rows @ W`` and ``rows.T @ D``.
+    """A mini-batch of CSR rows with the two products a linear model takes
+    of it, ``rows @ W`` and ``rows.T @ D``, in scipy's compiled loops.
 
-    scipy builds and checks a matrix for every fancy index, slice or
-    transpose, about 20 us each and five per step; a step on a few hundred
-    sparse rows costs that many times its arithmetic. Here each product is
-    one ``np.bincount`` per output column, ``O(nnz + rows)`` (the transpose:
-    ``O(nnz + n_features)``).
+    The batch is a slice of a gathered chunk's arrays; its transpose is the
+    same arrays read as CSC. Building a scipy matrix per step costs about
+    30 us in format checks and copies (scipy copies an array that is a small
+    view of a larger one), more than the products of a few thousand
+    nonzeros: the products call scipy's loops directly where they are found
+    (:func:`_sparse_kernels`), and go through ``scipy.sparse.csr_array``
+    otherwise.
     """
 
-    __slots__ = ("data", "dtype", "indices", "rowid", "shape")
+    __slots__ = ("data", "dtype", "indices", "indptr", "shape", "transposed")
 
-    def __init__(self, data: Array, indices: Array, rowid: Array, shape) -> None:
-        self.data, self.indices, self.rowid = data, indices, rowid
-        self.shape = shape
+    def __init__(
+        self, data: Array, indices: Array, indptr: Array, shape, transposed=False
+    ) -> None:
+        self.data, self.indices, self.indptr = data, indices, indptr
+        self.shape, self.transposed = shape, transposed
         self.dtype = data.dtype
 
     def __matmul__(self, W: Array) -> Array:
-        return _segment_sums(
-            self.rowid, self.indices, self.data, W, self.shape[0], self.dtype
-        )
+        return _sparse_product(self, W, _sparse_kernels())
 
     @property
-    def T(self) -> "_TransposedRows":
-        return _TransposedRows(self)
-
-
-class _TransposedRows:
-    __slots__ = ("rows",)
-
-    def __init__(self, rows: SparseRows) -> None:
-        self.rows = rows
-
-    def __matmul__(self, D: Array) -> Array:
-        r = self.rows
-        return _segment_sums(r.indices, r.rowid, r.data, D, r.shape[1], r.dtype)
-
-
-def _segment_sums(out_of, take, data, W, size, dtype) -> Array:
-    """``out[i, j] = sum of data[e] * W[take[e], j]`` over entries ``e``
-    with ``out_of[e] == i``."""
-    W = np.asarray(W)
-    dtype = np.result_type(dtype, W.dtype)
-    if W.ndim == 1:
-        return np.bincount(out_of, data * W[take], minlength=size).astype(
-            dtype, copy=False
+    def T(self) -> "SparseRows":
+        rows, cols = self.shape
+        return SparseRows(
+            self.data, self.indices, self.indptr, (cols, rows), not self.transposed
         )
-    out = np.empty((size, W.shape[1]), dtype=dtype)
-    for j in range(W.shape[1]):
-        out[:, j] = np.bincount(out_of, data * W[take, j], minlength=size)
+
+
+def _sparse_product(rows: SparseRows, W: Array, kernels: tuple | None) -> Array:
+    """``rows @ W`` by scipy's compiled loops ``kernels`` (see
+    :func:`_sparse_kernels`), or by a scipy sparse array when None."""
+    W = np.ascontiguousarray(W)
+    arrays = (rows.data, rows.indices, rows.indptr)
+    if kernels is None:
+        kind = sp.csc_array if rows.transposed else sp.csr_array
+        return kind(arrays, shape=rows.shape) @ W
+    n_rows, n_cols = rows.shape
+    out = np.zeros((n_rows, *W.shape[1:]), np.result_type(rows.dtype, W.dtype))
+    vec, vecs = kernels[rows.transposed]
+    if W.ndim == 1 or W.shape[1] == 1:
+        # one column: the single-vector loop, about twice as fast
+        vec(n_rows, n_cols, rows.indptr, rows.indices, rows.data, W.ravel(), out)
+    else:
+        n = W.shape[1]
+        vecs(n_rows, n_cols, n, rows.indptr, rows.indices, rows.data, W.ravel(), out)
     return out
+
+
+# [kernels or None], filled by the first _sparse_kernels() call
+_KERNELS: list = []
+
+
+def _sparse_kernels() -> tuple | None:
+    """scipy's compiled CSR and CSC products, ``((csr_matvec, csr_matvecs),
+    (csc_matvec, csc_matvecs))``: the loops scipy's own ``@`` calls. They
+    are private to scipy, so they are used only after they agreed with the
+    public ``@`` on a small probe, once per process; None (the public path)
+    when this scipy lacks them or they disagree."""
+    if not _KERNELS:
+        _KERNELS.append(None)
+        try:
+            from scipy.sparse import _sparsetools as st
+
+            found = (
+                (st.csr_matvec, st.csr_matvecs),
+                (st.csc_matvec, st.csc_matvecs),
+            )
+        except (ImportError, AttributeError):
+            return None
+        if _kernels_agree(found):
+            _KERNELS[0] = found
+    return _KERNELS[0]
+
+
+def _kernels_agree(kernels: tuple) -> bool:
+    """Whether ``kernels`` compute both products of a small CSR matrix, for
+    one and for several columns, in float32 and float64, as scipy does."""
+    probe = sp.random(5, 4, density=0.5, format="csr", random_state=0)
+    for dtype in (np.float64, np.float32):
+        rows = SparseRows(
+            probe.data.astype(dtype), probe.indices, probe.indptr, probe.shape
+        )
+        for other, W in (
+            (rows, np.arange(8.0).reshape(4, 2)),
+            (rows.T, np.ones((5, 3))),
+        ):
+            for w in (W, W[:, 0], W[:, :1]):
+                try:
+                    got = _sparse_product(other, w, kernels)
+                except (TypeError, ValueError):
+                    return False
+                want = _sparse_product(other, w, None)
+                if got.shape != want.shape or not np.allclose(got, want):
+                    return False
+    return True
 
 
 # entries of CSR rows gathered at once for mini-batches: about 3 MB, a small
@@ -243,30 +290,24 @@ def _sparse_batches(
     span = batch_size * max(1, int(_CHUNK_ENTRIES // per_batch))
     for first in range(0, n, span):
         last = min(first + span, n)
-        idx = None if order is None else order[first:last]
-        if idx is None:
+        if order is None:
             ptr = X.indptr[first : last + 1] - X.indptr[first]
             lo, hi = X.indptr[first], X.indptr[last]
             data, indices = X.data[lo:hi], X.indices[lo:hi]
+            Y_c, sw_c = Y[first:last], sw[first:last]
         else:
+            idx = order[first:last]
             chunk = X[idx]
             ptr, data, indices = chunk.indptr, chunk.data, chunk.indices
-        rowid = np.repeat(np.arange(last - first), np.diff(ptr))
+            Y_c, sw_c = Y.take(idx, axis=0), sw.take(idx)
+        ptr = ptr.astype(indices.dtype, copy=False)
         for start in range(0, last - first, batch_size):
             stop = min(start + batch_size, last - first)
             a, b = ptr[start], ptr[stop]
             rows = SparseRows(
-                data[a:b], indices[a:b], rowid[a:b] - start, (stop - start, d)
+                data[a:b], indices[a:b], ptr[start : stop + 1] - a, (stop - start, d)
             )
-            if idx is None:
-                yield (
-                    rows,
-                    Y[first + start : first + stop],
-                    sw[first + start : first + stop],
-                )
-            else:
-                rows_idx = idx[start:stop]
-                yield rows, Y.take(rows_idx, axis=0), sw.take(rows_idx)
+            yield rows, Y_c[start:stop], sw_c[start:stop]
 
 
 def is_dask_collection(X: Any) -> bool:

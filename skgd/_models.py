@@ -21,7 +21,7 @@ from scipy.linalg import blas, cholesky, solve_triangular
 from scipy.sparse.linalg import LinearOperator, eigsh
 from scipy.special import expit
 
-from skgd._penalties import LinearWeights
+from skgd._penalties import LinearWeights, _axpy
 
 Array = np.ndarray
 
@@ -172,19 +172,34 @@ class LinearModel:
     ) -> Array:
         k = self.n_penalized
         gW = X.T @ draw
+        factor, _, PT, _, _ = self._casts(gW.dtype)
+        # scaled straight into grad when no whitening follows: a step over
+        # many coefficients and few rows (sparse data) is memory traffic
+        G = gW if PT is not None else grad[:k].reshape(gW.shape)
+        np.multiply(gW, factor, out=G)
         if self.fit_intercept:
+            # the centering (X - mean).T @ draw, scaled: G -= outer(m f, gb)
             gb = draw.sum(axis=0)
-            gW -= np.outer(self.mean, gb)
+            mf = self._scaled_mean(gW.dtype)
+            if G.shape[1] == 1 and G is not gW:
+                _axpy(-float(gb[0]), mf[:, 0], grad[:k])
+            else:
+                G -= mf * gb
             if self.fixed_intercept:
                 grad[k:] = 0
             else:
                 grad[k:] = gb * self.out_scale
-        factor, _, PT, _, _ = self._casts(gW.dtype)
-        gW *= factor
         if PT is not None:
-            gW = PT @ gW
-        grad[:k] = gW.reshape(-1)
+            grad[:k] = (PT @ G).reshape(-1)
         return grad
+
+    def _scaled_mean(self, dtype: np.dtype) -> Array:
+        """``mean[:, None] * out_scale / scale`` in ``dtype``, made once."""
+        key = ("scaled_mean", np.dtype(dtype))
+        cache = self.__dict__.setdefault("_cast_cache", {})
+        if key not in cache:
+            cache[key] = (self.mean[:, None] * self._factor(np.float64)).astype(key[1])
+        return cache[key]
 
     def curvature(
         self, data: Any, l2: float = 0.0, *, row_max: bool = True

@@ -1,13 +1,22 @@
 """The in-memory data object: sparse mini-batches without scipy matrices,
 and the targets' statistics as sums over blocks."""
 
+import types
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 import skgd._data
 from skgd import GDClassifier, GDRegressor
-from skgd._data import ArrayRows, _sparse_batches, target_stats
+from skgd._base import _auto_batch_size
+from skgd._data import (
+    ArrayRows,
+    _kernels_agree,
+    _sparse_batches,
+    _sparse_kernels,
+    target_stats,
+)
 from skgd._models import LinearModel
 
 
@@ -18,9 +27,18 @@ def _csr(n=300, d=40, density=0.05, dtype=np.float64, seed=0):
     return X
 
 
+@pytest.fixture(params=["kernels", "public"])
+def product_path(request, monkeypatch):
+    """Sparse batch products by scipy's compiled loops (where this scipy has
+    them) or through scipy's public sparse arrays."""
+    if request.param == "public":
+        monkeypatch.setattr(skgd._data, "_KERNELS", [None])
+    return request.param
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("k", [None, 1, 3])
-def test_sparse_rows_products_equal_scipys(dtype, k):
+def test_sparse_rows_products_equal_scipys(dtype, k, product_path):
     X = _csr(dtype=dtype)
     rng = np.random.RandomState(1)
     order = rng.permutation(X.shape[0])
@@ -66,7 +84,9 @@ def test_light_batches_hold_the_rows_of_scipys(monkeypatch, shuffle, chunk):
 
 @pytest.mark.parametrize("solver", ["sgd", "adam"])
 @pytest.mark.parametrize("cls", [GDRegressor, GDClassifier])
-def test_light_sparse_batches_train_the_same_model(monkeypatch, solver, cls):
+def test_light_sparse_batches_train_the_same_model(
+    monkeypatch, solver, cls, product_path
+):
     """A linear model's sparse mini-batches as SparseRows or as scipy
     matrices: the same steps up to the summation order."""
     X = _csr(n=600, d=30, density=0.2)
@@ -80,6 +100,76 @@ def test_light_sparse_batches_train_the_same_model(monkeypatch, solver, cls):
     plain = cls(**params).fit(X, y)
     np.testing.assert_allclose(light.coef_, plain.coef_, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(light.loss_curve_, plain.loss_curve_, rtol=1e-9)
+
+
+def test_wrong_or_missing_kernels_leave_the_public_path(monkeypatch):
+    """scipy's private loops are used only when they reproduce its public
+    products on the probe: a loop that writes nothing, or a scipy without
+    them, gives None (the public path)."""
+
+    def nothing(*args):
+        pass
+
+    real = _sparse_kernels()
+    if real is not None:
+        assert _kernels_agree(real)
+    assert not _kernels_agree(((nothing, nothing), (nothing, nothing)))
+    if real is not None:
+        # the CSR loops standing in for the CSC ones: the transpose is wrong
+        assert not _kernels_agree((real[0], real[0]))
+
+    def refuses(*args):
+        raise TypeError("no such signature")
+
+    assert not _kernels_agree(((refuses, refuses), (refuses, refuses)))
+    monkeypatch.setattr(skgd._data, "_KERNELS", [])
+    monkeypatch.setattr(sp, "_sparsetools", types.ModuleType("empty"))
+    assert _sparse_kernels() is None
+    X = _csr()
+    rows = next(_sparse_batches(X, np.zeros((300, 1)), np.ones(300), 50, None))[0]
+    np.testing.assert_allclose(rows @ np.ones(40), X[:50] @ np.ones(40))
+
+
+@pytest.mark.parametrize(
+    ("n", "d", "density", "expected"),
+    [
+        (8000, 2000, 0.005, 400),  # 10 per row: 2 d / 10 = 400 = n / 20
+        (40000, 2000, 0.005, 400),  # 2 d / 10, below n / 20
+        (8000, 20000, 0.005, 400),  # 100 per row: 2 d / 100 = 400
+        (8000, 8000, 0.005, 400),  # 2 d / 40 = 400 = n / 20
+        (4000, 8000, 0.005, 200),  # n / 20 = 200
+        (8000, 200, 0.05, 200),  # 10 per row: 2 d / 10 = 40, at least 200
+        (2000, 10000, 0.001, 200),  # n / 20 = 100: 200
+        (150, 10000, 0.001, 150),  # all rows
+    ],
+)
+def test_auto_batch_size_of_sparse_rows(n, d, density, expected):
+    """'auto' is 200 rows, or on sparse rows about 2 n_features nonzeros,
+    at most n / 20 rows (and never fewer than 200, nor more than n)."""
+    X = sp.random(n, d, density=density, format="csr", random_state=0)
+    got = _auto_batch_size(ArrayRows(X, np.zeros((n, 1)), np.ones(n)))
+    per_row = X.nnz / n
+    want = min(n, max(200, min(int(np.ceil(2 * d / per_row)), n // 20)))
+    assert got == want
+    assert abs(got - expected) <= 0.1 * expected  # the rule, in round numbers
+    dense = _auto_batch_size(ArrayRows(X.toarray(), np.zeros((n, 1)), np.ones(n)))
+    assert dense == min(200, n)
+
+
+def test_auto_batch_size_sets_the_steps_of_a_sparse_fit():
+    """A fit on wide sparse rows takes n / b steps an epoch with the 'auto'
+    batch, and the same model as with that batch size given."""
+    X = sp.random(8000, 2000, density=0.005, format="csr", random_state=0)
+    y = X @ np.random.RandomState(0).randn(2000)
+    params = dict(solver="sgd", max_iter=2, tol=None, random_state=0)
+    auto = GDRegressor(**params).fit(X, y)
+    b = _auto_batch_size(ArrayRows(X, y[:, None], np.ones(8000)))
+    assert b > 200
+    assert auto.t_ == 2 * int(np.ceil(8000 / b))
+    given = GDRegressor(batch_size=b, **params).fit(X, y)
+    np.testing.assert_array_equal(auto.coef_, given.coef_)
+    small = GDRegressor(batch_size=200, **params).fit(X, y)
+    assert small.t_ == 2 * 40
 
 
 def test_target_stats_are_np_average_of_the_targets():

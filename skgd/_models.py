@@ -395,7 +395,7 @@ def _row_norms_squared(X: Any, m: Array, s: Array, P: Array | None) -> Array:
     A, shift = (s[:, None] * P).astype(np.float32), (m @ P).astype(np.float32)
     norms = np.empty(X.shape[0])
     for start, block in _row_blocks(X):
-        Z = block.astype(np.float32) @ A
+        Z = block.astype(np.float32, copy=False) @ A
         Z -= shift
         norms[start : start + block.shape[0]] = np.einsum("ij,ij->i", Z, Z)
     return norms

@@ -21,7 +21,7 @@ from scipy.linalg import blas, cholesky, solve_triangular
 from scipy.sparse.linalg import LinearOperator, eigsh
 from scipy.special import expit
 
-from skgd._penalties import LinearWeights, axpy
+from skgd._penalties import LinearWeights, _axpy
 
 Array = np.ndarray
 
@@ -182,7 +182,7 @@ class LinearModel:
             gb = draw.sum(axis=0)
             mf = self._scaled_mean(gW.dtype)
             if G.shape[1] == 1 and G is not gW:
-                axpy(-float(gb[0]), mf[:, 0], grad[:k])
+                _axpy(-float(gb[0]), mf[:, 0], grad[:k])
             else:
                 G -= mf * gb
             if self.fixed_intercept:

@@ -22,8 +22,6 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from skgd._penalties import axpy
-
 Array = np.ndarray
 State = dict[str, Array]
 Prox = Callable[[Array, "float | Array"], Array]
@@ -152,13 +150,14 @@ class Adam:
         t = int(state["t"]) + 1
         # fresh arrays updated in place: the state passed in is never touched,
         # and a step allocates four vectors (``new`` is scratch until it
-        # holds the parameters) and makes no temporaries; the moving averages
-        # are one scaling and one BLAS axpy each
+        # holds the parameters) and makes no temporaries
+        new = np.multiply(grad, 1 - b1)
         m = np.multiply(state["m"], b1)
-        axpy(1 - b1, grad, m)
-        v = np.multiply(state["v"], b2)
-        new = np.square(grad)
-        axpy(1 - b2, new, v)
+        m += new
+        v = np.square(grad)
+        v *= 1 - b2
+        np.multiply(state["v"], b2, out=new)
+        v += new
         new_state = {"m": m, "v": v, "t": np.asarray(t, dtype=np.int64)}
         if self.amsgrad:
             v = new_state["v_max"] = np.maximum(state["v_max"], v)

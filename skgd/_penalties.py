@@ -104,7 +104,7 @@ class ElasticNet:
         if self.l2:
             k = self.n_penalized
             if self.weights is None:
-                axpy(self.l2, theta[:k], grad[:k])
+                _axpy(self.l2, theta[:k], grad[:k])
             elif isinstance(self.weights, LinearWeights):
                 grad[:k] += self.l2 * self.weights.normal(theta[:k])
             else:
@@ -129,20 +129,20 @@ class ElasticNet:
 _AXPY = {np.dtype(np.float32): blas.saxpy, np.dtype(np.float64): blas.daxpy}
 
 
-def axpy(a: float, x: Array, y: Array) -> None:
+def _axpy(a: float, x: Array, y: Array) -> None:
     """``y += a * x`` in place: one BLAS pass, no temporary, when both are
     vectors of the same float dtype and ``y`` is one BLAS can write to (else
     the wrapper would silently update a copy)."""
-    blas_axpy = _AXPY.get(y.dtype)
+    axpy = _AXPY.get(y.dtype)
     flags = y.flags
     if (
-        blas_axpy is None
+        axpy is None
         or x.dtype != y.dtype
         or not (flags.c_contiguous and flags.aligned and flags.writeable)
     ):
         y += a * x
     elif y.size:
-        blas_axpy(x, y, a=a)
+        axpy(x, y, a=a)
 
 
 def make_penalty(

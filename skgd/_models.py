@@ -21,7 +21,7 @@ from scipy.linalg import blas, cholesky, solve_triangular
 from scipy.sparse.linalg import LinearOperator, eigsh
 from scipy.special import expit
 
-from skgd._penalties import LinearWeights, _axpy
+from skgd._penalties import LinearWeights
 
 Array = np.ndarray
 
@@ -180,11 +180,9 @@ class LinearModel:
         if self.fit_intercept:
             # the centering (X - mean).T @ draw, scaled: G -= outer(m f, gb)
             gb = draw.sum(axis=0)
-            mf = self._scaled_mean(gW.dtype)
-            if G.shape[1] == 1 and G is not gW:
-                _axpy(-float(gb[0]), mf[:, 0], grad[:k])
-            else:
-                G -= mf * gb
+            # (numpy, not BLAS axpy: OpenBLAS may thread an axpy of a few
+            # thousand entries, which costs more than it saves)
+            G -= self._scaled_mean(gW.dtype) * gb
             if self.fixed_intercept:
                 grad[k:] = 0
             else:

@@ -1012,11 +1012,12 @@ def _same_layout(a: dict[str, Array], b: dict[str, Array]) -> bool:
 
 
 def _auto_batch_size(data: Any) -> int:
-    """``batch_size='auto'``: 200 rows; on sparse rows, enough rows to hold
-    about twice as many nonzeros as there are features, at most a twentieth
-    of the rows. A step also costs O(n_features) of dense work (the
-    coefficients, the optimizer); on wide sparse data a batch of 200 rows
-    holds far fewer entries than that, and the dense work would dominate."""
+    """``batch_size='auto'``: ``min(200, n)`` rows; on sparse rows, more
+    where 200 hold fewer than about twice as many nonzeros as there are
+    features, up to a twentieth of the rows. A step also costs O(n_features)
+    of dense work (the coefficients, the optimizer); on wide sparse data a
+    batch of 200 rows holds far fewer entries than that, and the dense work
+    would dominate."""
     n, d = data.shape
     size = 200
     if data.sparse and n > 0:

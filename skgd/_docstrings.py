@@ -228,12 +228,11 @@ l1_ratio : float, default=0.15
 
 batch_size : 'auto' or int, default='auto'
     Rows per mini-batch of every solver but 'gd', which always takes the
-    full batch; 'auto' means ``min(200, n_samples)``, and on sparse ``X``
-    enough rows to hold about ``2 * n_features`` nonzeros, at least 200 and
-    at most ``n_samples / 20`` rows (a step also works on every
-    coefficient, which a batch of 200 sparse rows would not pay for). A
-    batch of ``b`` of
-    the ``n`` rows divides its weighted loss by ``b / n`` of the total
+    full batch; 'auto' means ``min(200, n_samples)``, or on sparse ``X``
+    more rows where 200 hold fewer than about ``2 * n_features`` nonzeros,
+    up to ``n_samples / 20`` (a step also works on every coefficient, which
+    a batch of 200 sparse rows would not pay for). A batch of ``b`` of the
+    ``n`` rows divides its weighted loss by ``b / n`` of the total
     sample weight (not by its own weight sum, as ``MLPClassifier`` does), so
     that its gradient is an unbiased estimate of the full one.
 

@@ -10,6 +10,7 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import _fit_context
+from sklearn.utils import assert_all_finite
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight
 from sklearn.utils.validation import validate_data as _sklearn_validate_data
@@ -37,7 +38,15 @@ def validate_data(_estimator, /, X="no_validation", y="no_validation", **kwargs)
     predicting, with a message naming the remedy rather than surfacing as
     numpy overflow warnings, a ``LinAlgError`` or NaN predictions. A numeric
     ``y`` is checked in the dtype of ``X``, which it is cast to for training.
+
+    ``X``'s finiteness is checked by the magnitude check's own reductions
+    (NaN and infinities surface in its minimum and maximum) rather than by a
+    third pass in scikit-learn's ``check_array``; an array that fails gets
+    scikit-learn's own message.
     """
+    finite_check = "ensure_all_finite" not in kwargs
+    if finite_check:
+        kwargs["ensure_all_finite"] = False
     try:
         out = _plain_continuation(_estimator, X, y, kwargs)
         if out is None:
@@ -49,18 +58,26 @@ def validate_data(_estimator, /, X="no_validation", y="no_validation", **kwargs)
         raise named from exc
     if isinstance(X, str):
         return out  # "no_validation" was passed for X
+    name = type(_estimator).__name__ if finite_check else None
     if isinstance(y, str):
-        _check_magnitude(out, "X")
+        _check_magnitude(out, "X", estimator_name=name)
         return out
     X_valid, y_valid = out
-    _check_magnitude(X_valid, "X")
+    _check_magnitude(X_valid, "X", estimator_name=name)
     if kwargs.get("y_numeric"):
         _check_magnitude(y_valid, "y", dtype=X_valid.dtype)
     return out
 
 
 # the arguments of the fit calls that _plain_continuation understands
-_PLAIN_KWARGS = {"reset", "accept_sparse", "dtype", "multi_output", "y_numeric"}
+_PLAIN_KWARGS = {
+    "reset",
+    "accept_sparse",
+    "dtype",
+    "multi_output",
+    "y_numeric",
+    "ensure_all_finite",
+}
 
 
 def _plain_continuation(estimator, X, y, kwargs):
@@ -90,7 +107,9 @@ def _plain_continuation(estimator, X, y, kwargs):
         or y.dtype.kind not in ("biuf" if kwargs.get("y_numeric") else "biufUS")
     ):
         return None
-    if not np.isfinite(X).all() or (y.dtype.kind == "f" and not np.isfinite(y).all()):
+    if kwargs.get("ensure_all_finite", True) and not np.isfinite(X).all():
+        return None
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
         return None
     return X, y
 
@@ -125,14 +144,19 @@ def _converts(a) -> bool:
     return True
 
 
-def _check_magnitude(a, name: str, dtype=None) -> None:
+def _check_magnitude(a, name: str, dtype=None, estimator_name=None) -> None:
+    """Raise when ``a``'s largest magnitude makes sums of squares overflow;
+    with ``estimator_name``, first when ``a`` holds NaN or infinities (with
+    scikit-learn's message, naming that estimator)."""
     data = a.data if sp.issparse(a) else np.asarray(a)
     if data.dtype.kind != "f" or data.size == 0:
         return
     dtype = np.dtype(dtype if dtype is not None else data.dtype)
     # two reductions instead of abs(data), which would copy the whole array
-    peak = max(float(np.max(data)), -float(np.min(data)))
-    _check_magnitude_peak(peak, a.shape[0], name, dtype)
+    high, low = float(np.max(data)), float(np.min(data))
+    if estimator_name is not None and not (np.isfinite(high) and np.isfinite(low)):
+        assert_all_finite(data, estimator_name=estimator_name, input_name=name)
+    _check_magnitude_peak(max(high, -low), a.shape[0], name, dtype)
 
 
 def _check_magnitude_peak(peak: float, n_samples: int, name: str, dtype) -> None:

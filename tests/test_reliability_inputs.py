@@ -12,13 +12,16 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from _reliability import assert_same_state, flat_params
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from skgd import GDMLPClassifier, GDRegressor
 from skgd._base import BaseGD
 from skgd._optimizers import SOLVERS
+from skgd._validation import validate_data
 
 N, P = 40, 3
 KINDS = ("regressor", "classifier")
@@ -577,3 +580,32 @@ def test_only_the_ratios_of_class_weights_matter(scale, dtype):
     np.testing.assert_allclose(
         a, flat_params(ref), rtol=rtol, atol=rtol * np.abs(a).max()
     )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("layout", ["float64", "float32", "csr"])
+def test_non_finite_X_gets_scikit_learns_message_at_every_entry(kind, value, layout):
+    # the finiteness of X is read from the magnitude check's minimum and
+    # maximum, not from scikit-learn's own pass: the message must not change
+    X, y = _data(kind)
+    bad = X.copy()
+    bad[5, 1] = value
+    if layout == "float32":
+        X, bad = X.astype(np.float32), bad.astype(np.float32)
+    elif layout == "csr":
+        X, bad = sp.csr_matrix(X), sp.csr_matrix(bad)
+    est = _make(kind, "sgd")
+    with pytest.raises(ValueError) as expected:
+        check_array(bad, accept_sparse="csr", estimator=est, input_name="X")
+    message = re.escape(str(expected.value))
+    with pytest.raises(ValueError, match=message):
+        _quiet_fit(clone(est), bad, y)
+    fitted = _quiet_fit(clone(est), X, y)
+    with pytest.raises(ValueError, match=message):
+        fitted.predict(bad)
+    with pytest.raises(ValueError, match=message):
+        fitted.partial_fit(bad, y)
+    # and still reject it when scikit-learn's check is asked for explicitly
+    with pytest.raises(ValueError, match=message):
+        validate_data(clone(est), bad, y, accept_sparse="csr", ensure_all_finite=True)

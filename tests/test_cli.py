@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.base import BaseEstimator
 
 import skgd
 from skgd import _cli
@@ -327,6 +328,7 @@ def test_target_without_csv_is_an_error(capsys):
         ["compare", "--solvers", ","],
         ["compare", "--max-iter", "0"],
         ["compare", "--blas-threads", "two"],
+        ["compare", "--repeats", "0"],
         ["compare", "--random-state", "-1"],
         ["compare", "--task", "cluster"],
         ["compare", "--estimator", "tree"],
@@ -628,3 +630,53 @@ def test_discrete_target_under_classify_is_accepted(tmp_path, target):
     path = _write_csv(tmp_path / "data.csv", ["a", "b", "y"], rows)
     data = _cli.load_csv(path, "y", numeric_target=False)
     assert list(data.y) == [str(t) for t in target]
+
+
+class _ScriptedFit(BaseEstimator):
+    """A model whose fits take the next of ``_ScriptedFit.durations`` seconds
+    on a fake clock (``_cli.time.perf_counter``)."""
+
+    durations: list[float] = []
+    clock = [0.0]
+
+    def fit(self, X, y):
+        _ScriptedFit.clock[0] += _ScriptedFit.durations.pop(0)
+        return self
+
+
+@pytest.mark.parametrize(
+    "durations, repeats, fastest, fits",
+    [
+        ([0.3, 0.1, 0.2], 3, 0.1, 3),  # the fastest of three
+        ([0.6, 0.5, 0.1], 3, 0.5, 2),  # 1.1 s in all: no third fit
+        ([1.5, 0.1], 3, 1.5, 1),  # one fit over the budget
+        ([0.3, 0.1], 1, 0.3, 1),  # --repeats 1: one fit
+        ([0.2, 0.2, 0.2, 0.2, 0.1, 0.9], 5, 0.1, 5),
+    ],
+)
+def test_fit_time_is_the_fastest_of_the_repeats_within_a_second(
+    monkeypatch, durations, repeats, fastest, fits
+):
+    monkeypatch.setattr(_ScriptedFit, "durations", list(durations))
+    monkeypatch.setattr(_ScriptedFit, "clock", [0.0])
+    monkeypatch.setattr(_cli.time, "perf_counter", lambda: _ScriptedFit.clock[0])
+    split = _cli._Split(None, None, None, None)
+    seconds = _cli._fastest_fit(_ScriptedFit(), split, repeats)
+    assert seconds == pytest.approx(fastest)
+    assert len(durations) - len(_ScriptedFit.durations) == fits
+
+
+def test_repeats_option_and_its_legend(capsys, monkeypatch):
+    fitted = []
+    original = _cli._fastest_fit
+    monkeypatch.setattr(
+        _cli, "_fastest_fit", lambda m, s, r: fitted.append(r) or original(m, s, r)
+    )
+    fast = ("--estimator", "linear", "--solvers", "gd")
+    out = _run(capsys, *fast)
+    assert fitted == [3, 3]  # the default, for the reference and each solver
+    assert "fit time = the fastest of up to 3 fits" in out
+    fitted.clear()
+    out = _run(capsys, *fast, "--repeats", "1")
+    assert fitted == [1, 1]
+    assert "fastest" not in out

@@ -44,7 +44,8 @@ def validate_data(_estimator, /, X="no_validation", y="no_validation", **kwargs)
     third pass in scikit-learn's ``check_array``; an array that fails gets
     scikit-learn's own message.
     """
-    finite_check = "ensure_all_finite" not in kwargs
+    # (with X, scikit-learn passes the flag to check_array; without, nowhere)
+    finite_check = not isinstance(X, str) and "ensure_all_finite" not in kwargs
     if finite_check:
         kwargs["ensure_all_finite"] = False
     try:

@@ -1,0 +1,208 @@
+"""Where a GDMLPClassifier training step's time goes, beside MLPClassifier's.
+
+The setting of issue 10's target 3: 50,000 x 100, 10 classes, one hidden
+layer of 128 ReLU units, Adam, batches of 200. A fit of skgd runs with timers
+wrapped around the parts the training loop composes (the batches' row
+gathers, the network's forward and backward passes, the loss, the optimizer
+update; the rest is the loop itself, the penalty, clipping and checks), and
+the three large products are timed alone on arrays of the same shapes (the
+BLAS limit of the step). MLPClassifier's time per step comes from two fits of
+E and 2E epochs in the same process. Every row prints its microseconds per
+step and its share of MLPClassifier's step.
+
+Usage::
+
+    python benchmarks/profile_mlp_step.py                 # float64 and float32
+    python benchmarks/profile_mlp_step.py --quick         # a tenth of the rows
+"""
+
+import argparse
+import collections
+import time
+import warnings
+
+import numpy as np
+from _common import blas_limit, describe_machine, print_table
+from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier
+
+from skgd import GDMLPClassifier
+from skgd._base import BaseGD
+from skgd._data import ArrayRows
+from skgd._models import MLP
+from skgd._optimizers import Adam
+
+HIDDEN, BATCH = 128, 200
+
+
+class _Timers:
+    """Seconds per part, accumulated by wrappers installed for one fit; only
+    inside the epochs (``_run_epoch``): the objective's evaluations on all
+    rows at the start and the end run the same forward pass."""
+
+    def __init__(self):
+        self.seconds = collections.defaultdict(float)
+        self.in_epoch = False
+        self._saved = []
+
+    def wrap(self, owner, name, part, epoch=False):
+        original = getattr(owner, name)
+
+        def timed(*args, **kwargs):
+            if epoch:
+                self.in_epoch = True
+            elif not self.in_epoch:
+                return original(*args, **kwargs)
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds[part] += time.perf_counter() - start
+                if epoch:
+                    self.in_epoch = False
+
+        self._saved.append((owner, name, original))
+        setattr(owner, name, timed)
+
+    def wrap_generator(self, owner, name, part):
+        original = getattr(owner, name)
+        seconds = self.seconds
+
+        def timed(*args, **kwargs):
+            items = original(*args, **kwargs)
+            while True:
+                start = time.perf_counter()
+                try:
+                    item = next(items)
+                except StopIteration:
+                    return
+                finally:
+                    seconds[part] += time.perf_counter() - start
+                yield item
+
+        self._saved.append((owner, name, original))
+        setattr(owner, name, timed)
+
+    def restore(self):
+        for owner, name, original in reversed(self._saved):
+            setattr(owner, name, original)
+        self._saved.clear()
+
+
+class _TimedLoss(GDMLPClassifier):
+    """GDMLPClassifier whose loss function reports to ``timers``."""
+
+    timers = None
+
+    def _loss(self):
+        loss, timers = super()._loss(), type(self).timers
+
+        def timed(*args, **kwargs):
+            if not timers.in_epoch:
+                return loss(*args, **kwargs)
+            start = time.perf_counter()
+            try:
+                return loss(*args, **kwargs)
+            finally:
+                timers.seconds["loss (softmax cross-entropy)"] += (
+                    time.perf_counter() - start
+                )
+
+        return timed
+
+
+def _common(epochs):
+    return {
+        "hidden_layer_sizes": (HIDDEN,),
+        "batch_size": BATCH,
+        "solver": "adam",
+        "random_state": 0,
+        "max_iter": epochs,
+    }
+
+
+def skgd_parts(X, y, epochs):
+    """Microseconds per step of each part of a GDMLPClassifier fit."""
+    timers = _Timers()
+    _TimedLoss.timers = timers
+    timers.wrap_generator(ArrayRows, "batches", "rows gathered (X, y, weights)")
+    timers.wrap(MLP, "forward", "forward (2 products, ReLU)")
+    timers.wrap(MLP, "backward", "backward (3 products, ReLU')")
+    timers.wrap(Adam, "update", "Adam update (14,218 parameters)")
+    timers.wrap(BaseGD, "_run_epoch", "epoch", epoch=True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            _TimedLoss(tol=None, **_common(epochs)).fit(X, y)
+    finally:
+        timers.restore()
+    steps = epochs * int(np.ceil(X.shape[0] / BATCH))
+    parts = {k: v / steps * 1e6 for k, v in timers.seconds.items()}
+    step = parts.pop("epoch")
+    parts["loop, penalty, clipping, checks"] = step - sum(parts.values())
+    return step, parts
+
+
+def products_alone(n_features, n_classes, dtype, repeats=200):
+    """Microseconds of the step's three large products (layer 1 forward, its
+    weight gradient, the output layer's backward) on arrays of their shapes."""
+    rng = np.random.RandomState(0)
+    A = rng.standard_normal((BATCH, n_features)).astype(dtype)
+    W = rng.standard_normal((n_features, HIDDEN)).astype(dtype)
+    D = rng.standard_normal((BATCH, HIDDEN)).astype(dtype)
+    V = rng.standard_normal((HIDDEN, n_classes)).astype(dtype)
+    E = rng.standard_normal((BATCH, n_classes)).astype(dtype)
+    products = [lambda: A @ W, lambda: A.T @ D, lambda: D @ V, lambda: D.T @ E]
+    products.append(lambda: E @ np.ascontiguousarray(V.T))
+    best = np.inf
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            for product in products:
+                product()
+        best = min(best, (time.perf_counter() - start) / repeats)
+    return best * 1e6
+
+
+def sklearn_step(X, y, epochs):
+    """Microseconds per step of MLPClassifier: fits of E and 2E epochs."""
+    times = []
+    for e in (epochs, 2 * epochs):
+        est = MLPClassifier(tol=0.0, n_iter_no_change=2 * epochs, **_common(e))
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est.fit(X, y)
+        times.append(time.perf_counter() - start)
+    steps = epochs * int(np.ceil(X.shape[0] / BATCH))
+    return (times[1] - times[0]) / steps * 1e6
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a tenth of the rows")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--blas-threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    n = 5_000 if args.quick else 50_000
+    X, y = make_classification(n, 100, n_informative=50, n_classes=10, random_state=0)
+    print(describe_machine())
+    with blas_limit(args.blas_threads):
+        for dtype in (np.float64, np.float32):
+            Xd = X.astype(dtype)
+            ref = sklearn_step(Xd, y, args.epochs)
+            step, parts = skgd_parts(Xd, y, args.epochs)
+            blas = products_alone(X.shape[1], 10, dtype)
+            rows = [(k, f"{v:.0f}", f"{v / ref:.2f}") for k, v in parts.items()]
+            rows += [
+                ("skgd step", f"{step:.0f}", f"{step / ref:.2f}"),
+                ("  the products alone (BLAS)", f"{blas:.0f}", f"{blas / ref:.2f}"),
+                ("MLPClassifier step", f"{ref:.0f}", "1.00"),
+            ]
+            print(f"\n{np.dtype(dtype).name}, {n} x 100, batches of {BATCH}")
+            print_table(("part", "us/step", "/ MLPClassifier step"), rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -147,3 +147,24 @@ def test_max_row_norm_with_many_candidates_takes_every_row():
     exact = _exact_norms(X, m, s, P)
     got = _max_row_norm(X, None, np.ones(len(X)), m, s, P)
     np.testing.assert_allclose(got, exact.max(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_max_row_norm_is_exact_on_random_spectra_and_weights(seed):
+    # shapes, spectra (from isotropic to strongly correlated), offsets, ridge,
+    # zero weights and dtype drawn at random: the bounds may only choose which
+    # rows get an exact norm, never change the maximum
+    rng = np.random.RandomState(seed)
+    n, d = int(rng.randint(64, 20_000)), int(rng.randint(1, 16))
+    strength = rng.choice([0.0, 0.0, 0.05, 1.0])  # bounds used on the first two
+    mix = np.eye(d) + strength * rng.standard_normal((d, d)) / np.sqrt(d)
+    X = rng.standard_normal((n, d)) * rng.uniform(0.1, 10, d) @ mix
+    X += rng.uniform(-100, 100, d) * (rng.rand() < 0.5)
+    X = X.astype(np.float32 if rng.rand() < 0.5 else np.float64)
+    m, s, P = _whitened(X, ridge=rng.choice([0.0, 0.01, 1.0]))
+    if P is None:
+        pytest.skip("not positive definite in floating point")
+    sw = rng.uniform(0, 2, n) * (rng.rand(n) < 0.8)
+    exact = _exact_norms(X, m, s, P)[sw > 0]
+    got = _max_row_norm(X, None, sw, m, s, P)
+    np.testing.assert_allclose(got, exact.max(initial=-np.inf), rtol=1e-4)

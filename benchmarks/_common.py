@@ -1,5 +1,6 @@
 """Helpers shared by the benchmark scripts: timing, BLAS report, tables."""
 
+import argparse
 import os
 import statistics
 import time
@@ -53,6 +54,15 @@ def add_common_arguments(parser):
         default=None,
         help="limit BLAS threads (needs threadpoolctl); default: leave as is",
     )
+
+
+def target_parser(doc):
+    """The parser of a script measuring issue 10's setting: ``--quick`` (a
+    tenth of the rows) and ``--blas-threads`` (default 1, both sides)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a tenth of the rows")
+    parser.add_argument("--blas-threads", type=int, default=1)
+    return parser
 
 
 def print_table(header, rows):

@@ -11,7 +11,6 @@ Usage::
     python benchmarks/bench_targets.py --quick    # a tenth of the rows
 """
 
-import argparse
 import collections
 import contextlib
 import io
@@ -25,7 +24,7 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from _common import blas_limit, describe_machine, print_table
+from _common import blas_limit, describe_machine, print_table, target_parser
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, SGDRegressor
@@ -332,9 +331,7 @@ def growth(n, d):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a tenth of the rows")
-    parser.add_argument("--blas-threads", type=int, default=1)
+    parser = target_parser(__doc__)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     scale = 10 if args.quick else 1

@@ -16,13 +16,12 @@ Usage::
     python benchmarks/profile_mlp_step.py --quick         # a tenth of the rows
 """
 
-import argparse
 import collections
 import time
 import warnings
 
 import numpy as np
-from _common import blas_limit, describe_machine, print_table
+from _common import blas_limit, describe_machine, print_table, target_parser
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
@@ -46,24 +45,29 @@ class _Timers:
         self.in_epoch = False
         self._saved = []
 
-    def wrap(self, owner, name, part, epoch=False):
-        original = getattr(owner, name)
+    def timed(self, fn, part, epoch=False):
+        """``fn``, adding its seconds to ``part`` when called in an epoch
+        (``epoch``: it is the epoch)."""
 
         def timed(*args, **kwargs):
             if epoch:
                 self.in_epoch = True
             elif not self.in_epoch:
-                return original(*args, **kwargs)
+                return fn(*args, **kwargs)
             start = time.perf_counter()
             try:
-                return original(*args, **kwargs)
+                return fn(*args, **kwargs)
             finally:
                 self.seconds[part] += time.perf_counter() - start
                 if epoch:
                     self.in_epoch = False
 
+        return timed
+
+    def wrap(self, owner, name, part, epoch=False):
+        original = getattr(owner, name)
         self._saved.append((owner, name, original))
-        setattr(owner, name, timed)
+        setattr(owner, name, self.timed(original, part, epoch))
 
     def wrap_generator(self, owner, name, part):
         original = getattr(owner, name)
@@ -96,20 +100,7 @@ class _TimedLoss(GDMLPClassifier):
     timers = None
 
     def _loss(self):
-        loss, timers = super()._loss(), type(self).timers
-
-        def timed(*args, **kwargs):
-            if not timers.in_epoch:
-                return loss(*args, **kwargs)
-            start = time.perf_counter()
-            try:
-                return loss(*args, **kwargs)
-            finally:
-                timers.seconds["loss (softmax cross-entropy)"] += (
-                    time.perf_counter() - start
-                )
-
-        return timed
+        return type(self).timers.timed(super()._loss(), "loss (softmax cross-entropy)")
 
 
 def _common(epochs):
@@ -180,10 +171,8 @@ def sklearn_step(X, y, epochs):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a tenth of the rows")
+    parser = target_parser(__doc__)
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--blas-threads", type=int, default=1)
     args = parser.parse_args(argv)
     n = 5_000 if args.quick else 50_000
     X, y = make_classification(n, 100, n_informative=50, n_classes=10, random_state=0)

@@ -464,7 +464,11 @@ def _row_norm_bounds(X: Array, m: Array, s: Array, P: Array) -> Array | None:
     for start, block in _row_blocks(X):
         rows = block.shape[0]
         Z = buffer[:rows]
-        np.multiply(block, s32, out=Z, casting="same_kind")
+        if block.dtype == Z.dtype:
+            np.multiply(block, s32, out=Z)
+        else:  # a plain cast, then float32 in place (as in _moment_sums)
+            np.copyto(Z, block, casting="same_kind")
+            Z *= s32
         Z -= m32
         sq = np.einsum("ij,ij->i", Z, Z).astype(np.float64)
         if r:

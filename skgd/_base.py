@@ -29,7 +29,13 @@ from skgd._data import ArrayRows, is_dask_collection
 from skgd._doc_links import DocLinkMixin
 from skgd._losses import LOSSES
 from skgd._models import Model
-from skgd._optimizers import FULL_BATCH_SOLVERS, SOLVERS, Optimizer, make_optimizer
+from skgd._optimizers import (
+    FULL_BATCH_SOLVERS,
+    SOLVERS,
+    Optimizer,
+    make_optimizer,
+    without_subnormals,
+)
 from skgd._penalties import ElasticNet, make_penalty
 from skgd._schedules import SCHEDULES, Schedule, make_schedule
 from skgd._validation import (
@@ -75,6 +81,8 @@ _CALLBACK_STATE = ("_callback_fit_ctx", "_skl_callbacks_to_teardown")
 _DIVERGENCE_FACTOR = 1e4
 # the "adaptive" schedule stops once its rate falls below this (scikit-learn's value)
 _MIN_ADAPTIVE_LR = 1e-6
+# steps between two sweeps of the optimizer's state for subnormal numbers
+_SUBNORMAL_SWEEP = 64
 _CURVES = (
     "loss_curve_",
     "validation_scores_",
@@ -846,6 +854,8 @@ class BaseGD(CallbackSupportMixin, DocLinkMixin, BaseEstimator, metaclass=ABCMet
             loss_sum += loss * w
             weight_sum += w
             n_steps += 1
+            if n_steps % _SUBNORMAL_SWEEP == 0:
+                state = without_subnormals(state)
         if not np.all(np.isfinite(theta)):
             self._check_divergence(np.inf, progress)
         if run.full_batch and gd_stat <= self._tol(progress.grad_unit):
@@ -854,7 +864,7 @@ class BaseGD(CallbackSupportMixin, DocLinkMixin, BaseEstimator, metaclass=ABCMet
             # fit warm-started with a huge rate) is not an answer: go on
             if _objective(run, theta, data)[0] > loss + 1e-6 * progress.loss_ref:
                 gd_stat = np.inf
-        progress.opt_state = state
+        progress.opt_state = without_subnormals(state)
         progress.t += n_steps
         return theta, loss_sum / weight_sum, norm_sum / max(n_steps, 1), gd_stat
 

@@ -32,6 +32,31 @@ def identity_prox(z: Array, step: float | Array) -> Array:
     return z
 
 
+def without_subnormals(state: Mapping[str, Any]) -> State:
+    """``state`` with its subnormal entries set to zero (new arrays where
+    there are any; ``state`` itself is not modified).
+
+    A moment or velocity whose gradient stays exactly zero (a dead ReLU unit
+    without a penalty, a sparse feature absent from many batches) decays
+    geometrically, and after a few hundred steps in float32 (thousands in
+    float64) falls below the smallest normal number. x86 processors compute
+    on subnormal operands through a microcode assist about a hundred times
+    slower, so that an update can take several times its normal time. Such
+    values are far below the rounding of any parameter they could move; the
+    training loop zeroes them every few steps.
+    """
+    out = dict(state)
+    for key, a in state.items():
+        if not (isinstance(a, np.ndarray) and a.ndim and a.dtype.kind == "f"):
+            continue
+        magnitude = np.abs(a)
+        tiny = magnitude < np.finfo(a.dtype).tiny
+        tiny &= magnitude > 0
+        if tiny.any():
+            out[key] = np.where(tiny, a.dtype.type(0), a)
+    return out
+
+
 class Optimizer(Protocol):
     def init(self, theta: Array) -> State: ...
 

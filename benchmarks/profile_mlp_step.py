@@ -17,6 +17,7 @@ Usage::
 """
 
 import collections
+import itertools
 import time
 import warnings
 
@@ -29,8 +30,10 @@ from sklearn.neural_network import MLPClassifier
 from skgd import GDMLPClassifier
 from skgd._base import BaseGD
 from skgd._data import ArrayRows
+from skgd._losses import log_loss
 from skgd._models import MLP
 from skgd._optimizers import Adam
+from skgd._penalties import ElasticNet
 
 HIDDEN, BATCH = 128, 200
 
@@ -146,14 +149,66 @@ def products_alone(n_features, n_classes, dtype, repeats=200):
     E = rng.standard_normal((BATCH, n_classes)).astype(dtype)
     products = [lambda: A @ W, lambda: A.T @ D, lambda: D @ V, lambda: D.T @ E]
     products.append(lambda: E @ np.ascontiguousarray(V.T))
+
+    def step():
+        for product in products:
+            product()
+
+    return _best_of(step, repeats)
+
+
+def _best_of(fn, repeats):
+    """Microseconds of one call of ``fn``: the best of 5 loops of ``repeats``."""
     best = np.inf
     for _ in range(5):
         start = time.perf_counter()
         for _ in range(repeats):
-            for product in products:
-                product()
+            fn()
         best = min(best, (time.perf_counter() - start) / repeats)
     return best * 1e6
+
+
+def parts_alone(X, y, dtype, repeats=300):
+    """Microseconds of the step's parts, each timed alone in a loop of its
+    own (warm caches, no training loop around it): skgd's own functions on
+    one batch of the fit's shapes. Their sum is what this design's step
+    costs with every part at numpy's and BLAS's speed and no overhead."""
+    n_classes = int(y.max()) + 1
+    rng = np.random.RandomState(0)
+    Y = np.eye(n_classes, dtype=dtype)[y]
+    sw = np.ones(X.shape[0], dtype=dtype)
+    # the gather goes through one shuffled epoch's batches, as a fit does
+    # (rows from memory, not from the cache)
+    batches = itertools.cycle(
+        np.array_split(rng.permutation(X.shape[0]), X.shape[0] // BATCH)
+    )
+    idx = next(batches)
+    X_b, Y_b, sw_b = X.take(idx, axis=0), Y.take(idx, axis=0), sw.take(idx)
+    model = MLP([X.shape[1], HIDDEN, n_classes], "relu", "glorot_uniform")
+    theta = model.init(rng, np.dtype(dtype))
+    grad = np.empty_like(theta)
+    penalty = ElasticNet(0.0, 1e-4, model.n_penalized)
+    adam = Adam()
+    state = adam.init(theta)
+    raw, cache = model.forward(theta, X_b)
+    _, draw = log_loss(raw, Y_b, sw_b, float(BATCH))
+
+    def gather():
+        rows = next(batches)
+        X.take(rows, axis=0), Y.take(rows, axis=0), sw.take(rows)
+
+    def penalty_and_norm():
+        penalty.value(theta), penalty.add_grad(theta, grad), np.dot(grad, grad)
+
+    parts = {
+        "rows gathered": gather,
+        "forward": lambda: model.forward(theta, X_b),
+        "loss": lambda: log_loss(raw, Y_b, sw_b, float(BATCH)),
+        "backward": lambda: model.backward(theta, X_b, draw, cache, grad),
+        "penalty, gradient norm": penalty_and_norm,
+        "Adam": lambda: adam.update(theta, grad, state, 1e-3, penalty.prox),
+    }
+    return {k: _best_of(fn, repeats) for k, fn in parts.items()}
 
 
 def sklearn_step(X, y, epochs):
@@ -183,10 +238,21 @@ def main(argv=None):
             ref = sklearn_step(Xd, y, args.epochs)
             step, parts = skgd_parts(Xd, y, args.epochs)
             blas = products_alone(X.shape[1], 10, dtype)
+            alone = parts_alone(Xd, y, dtype)
             rows = [(k, f"{v:.0f}", f"{v / ref:.2f}") for k, v in parts.items()]
             rows += [
                 ("skgd step", f"{step:.0f}", f"{step / ref:.2f}"),
                 ("  the products alone (BLAS)", f"{blas:.0f}", f"{blas / ref:.2f}"),
+                (
+                    "  the parts above, each alone",
+                    f"{sum(alone.values()):.0f}",
+                    f"{sum(alone.values()) / ref:.2f}",
+                ),
+            ]
+            rows += [
+                (f"    {k}", f"{v:.0f}", f"{v / ref:.2f}") for k, v in alone.items()
+            ]
+            rows += [
                 ("MLPClassifier step", f"{ref:.0f}", "1.00"),
             ]
             print(f"\n{np.dtype(dtype).name}, {n} x 100, batches of {BATCH}")

@@ -5,10 +5,13 @@ layer of 128 ReLU units, Adam, batches of 200. A fit of skgd runs with timers
 wrapped around the parts the training loop composes (the batches' row
 gathers, the network's forward and backward passes, the loss, the optimizer
 update; the rest is the loop itself, the penalty, clipping and checks), and
-the three large products are timed alone on arrays of the same shapes (the
-BLAS limit of the step). MLPClassifier's time per step comes from two fits of
-E and 2E epochs in the same process. Every row prints its microseconds per
-step and its share of MLPClassifier's step.
+the five products are timed alone on arrays of the same shapes (the BLAS
+limit of the step). Then each part is timed alone, skgd's own functions on
+one batch in a loop of their own: their sum is the step of this design with
+warm caches and no loop around it, and the distance of the fit's step from
+it is what the parts cost each other. MLPClassifier's time per step comes
+from two fits of E and 2E epochs in the same process. Every row prints its
+microseconds per step and its share of MLPClassifier's step.
 
 Usage::
 
@@ -139,8 +142,9 @@ def skgd_parts(X, y, epochs):
 
 
 def products_alone(n_features, n_classes, dtype, repeats=200):
-    """Microseconds of the step's three large products (layer 1 forward, its
-    weight gradient, the output layer's backward) on arrays of their shapes."""
+    """Microseconds of the step's five products (the forward pass's two, the
+    two weight gradients, the output layer's backward) on arrays of their
+    shapes."""
     rng = np.random.RandomState(0)
     A = rng.standard_normal((BATCH, n_features)).astype(dtype)
     W = rng.standard_normal((n_features, HIDDEN)).astype(dtype)

@@ -65,6 +65,22 @@ def target_parser(doc):
     return parser
 
 
+def mlp_setting(doc, epochs, argv=None):
+    """The command line of a script on target 3's data (``--quick``,
+    ``--blas-threads``, ``--epochs``), after printing the machine: the
+    parsed arguments and the data, 50,000 x 100 (with ``--quick`` 5,000)
+    in 10 classes."""
+    from sklearn.datasets import make_classification
+
+    parser = target_parser(doc)
+    parser.add_argument("--epochs", type=int, default=epochs)
+    args = parser.parse_args(argv)
+    n = 5_000 if args.quick else 50_000
+    X, y = make_classification(n, 100, n_informative=50, n_classes=10, random_state=0)
+    print(describe_machine())
+    return args, X, y
+
+
 def print_table(header, rows):
     rows = [tuple(str(c) for c in r) for r in rows]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]

@@ -23,8 +23,7 @@ import time
 import warnings
 
 import numpy as np
-from _common import blas_limit, describe_machine, print_table, target_parser
-from sklearn.datasets import make_classification
+from _common import blas_limit, mlp_setting, print_table
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
@@ -55,13 +54,9 @@ def epoch_times(est, X, y, epochs):
 
 
 def main(argv=None):
-    parser = target_parser(__doc__)
-    parser.add_argument("--epochs", type=int, default=30)
-    args = parser.parse_args(argv)
-    n = 5_000 if args.quick else 50_000
-    X, y = make_classification(n, 100, n_informative=50, n_classes=10, random_state=0)
+    args, X, y = mlp_setting(__doc__, 30, argv)
+    n = X.shape[0]
     X = X.astype(np.float32)
-    print(describe_machine())
     sweep = skgd._base.without_subnormals
     runs = {}
     with blas_limit(args.blas_threads):

@@ -81,7 +81,8 @@ _CALLBACK_STATE = ("_callback_fit_ctx", "_skl_callbacks_to_teardown")
 _DIVERGENCE_FACTOR = 1e4
 # the "adaptive" schedule stops once its rate falls below this (scikit-learn's value)
 _MIN_ADAPTIVE_LR = 1e-6
-# steps between two sweeps of the optimizer's state for subnormal numbers
+# optimizer steps (counted over the whole fit, across epochs and partial_fit
+# calls) between two sweeps of the optimizer's state for subnormal numbers
 _SUBNORMAL_SWEEP = 64
 _CURVES = (
     "loss_curve_",
@@ -854,7 +855,7 @@ class BaseGD(CallbackSupportMixin, DocLinkMixin, BaseEstimator, metaclass=ABCMet
             loss_sum += loss * w
             weight_sum += w
             n_steps += 1
-            if n_steps % _SUBNORMAL_SWEEP == 0:
+            if (progress.t + n_steps) % _SUBNORMAL_SWEEP == 0:
                 state = without_subnormals(state)
         if not np.all(np.isfinite(theta)):
             self._check_divergence(np.inf, progress)
@@ -864,7 +865,7 @@ class BaseGD(CallbackSupportMixin, DocLinkMixin, BaseEstimator, metaclass=ABCMet
             # fit warm-started with a huge rate) is not an answer: go on
             if _objective(run, theta, data)[0] > loss + 1e-6 * progress.loss_ref:
                 gd_stat = np.inf
-        progress.opt_state = without_subnormals(state)
+        progress.opt_state = state
         progress.t += n_steps
         return theta, loss_sum / weight_sum, norm_sum / max(n_steps, 1), gd_stat
 
